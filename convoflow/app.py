@@ -1,0 +1,73 @@
+"""The Faust application of one worker: topics -> agents -> tables -> exporter.
+
+Where an event goes: ``streams/conversations.py`` (messages, status changes,
+locks, CSAT, annotations), ``streams/contacts.py``, ``streams/presence.py``,
+``streams/directory.py``. Where a CSV column is computed: ``exporters/``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import faust
+
+from convoflow.config import Settings
+from convoflow.topics import ensure_topics
+from streams import contacts, conversations, directory, exports, presence, web
+from streams.replica import Replica
+from streams.runtime import Runtime
+
+
+def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+    app = faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        store="rocksdb://",
+        datadir=settings.data_dir,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        topic_allow_declare=True,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        producer_linger_ms=5,
+        producer_max_request_size=8 * 1024 * 1024,
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        stream_buffer_maxsize=16_384,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+    )
+    runtime = Runtime(settings, app)
+    tables = {
+        "conversations": conversations.register(app, runtime),
+        "contacts": contacts.register(app, runtime),
+        "presence": presence.register(app, runtime),
+        "directory": directory.register(app, runtime),
+    }
+    replica = Replica(settings)
+    inbox, _ = exports.register(app, runtime, replica, tables)
+    web.register(app, runtime)
+
+    @app.task
+    async def start_readers():
+        await replica.start()
+        await inbox.start()
+
+    return app, runtime
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    os.makedirs(settings.data_dir, exist_ok=True)
+    os.makedirs(settings.export_dir, exist_ok=True)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(settings))
+    app, _ = create_app(settings)
+    worker = faust.Worker(app, loop=loop, loglevel=loglevel, quiet=True)
+    logging.getLogger("faust").setLevel(logging.WARNING)
+    worker.execute_from_commandline()

@@ -1,0 +1,535 @@
+"""Validation and normalisation of one Kafka record of the event contract.
+
+The contract is ``/work/shared/spec/events.md``; this module is its executable
+form.  It is pure (stdlib + orjson only, no Kafka or Faust) and sits on the hot
+path, so checks are table driven and allocate nothing beyond the returned dict.
+
+Public API
+----------
+``MAX_RECORD_BYTES``     1 MiB; a value longer than this (raw bytes) is rejected.
+``TOPICS``               the logical event topics (no prefix).
+``CONVERSATION_TOPICS``  the topics keyed by ``conversation_id``.
+``TYPE_TOPIC``           event type -> logical topic.
+``Rejected``             raised for a record the contract rejects; ``.reason``
+                         is a specific human-readable reason (also ``str(exc)``).
+``parse_time(s)``        RFC 3339 -> int microseconds since the epoch (UTC).
+``parse_record(topic, value)``
+                         validate one record value of a logical topic; returns
+                         ``None`` for a tombstone, else the normalised event.
+``record_key(event)``    the partition key the contract names for the event.
+``topic_of(event_type)`` logical topic of a type (``Rejected`` if unknown).
+
+Normalised event
+----------------
+A new dict holding ``event_id``, ``type``, ``occurred_at`` (the original
+string), ``t`` (``parse_time(occurred_at)``, int µs UTC) and every contract
+field of that type that is present and not null, with the value as decoded
+(strings unchanged, ``score`` an int).  Unknown extra fields are dropped, and an
+optional field that is null is dropped, so null and absent look the same.
+
+Decisions where the contract is silent or loose
+-----------------------------------------------
+* Order of checks: size, empty, UTF-8, JSON, object, ``event_id``, ``type``
+  (string, known, on this topic), ``occurred_at``, then the type's fields in
+  contract order; the first failure is the reason.
+* The size check is ``len(value) > MAX_RECORD_BYTES`` on the raw value bytes
+  (exactly 1 MiB is accepted; the key is not counted).
+* The JSON text ``null`` is not a tombstone (that is a Kafka null value): it is
+  rejected as "not a JSON object".  JSON is decoded strictly by orjson: no NaN
+  or Infinity, no byte-order mark, no lone surrogate escapes, numbers that
+  overflow a double rejected; of duplicate keys the last wins.
+* ``event_id`` is an identifier like every ``*_id`` field: a non-empty string
+  of at most 256 characters (Unicode code points, not bytes).
+* ``type`` must be a string; a non-string type is a wrong-type rejection, a
+  string not in the contract is "unknown event type".  A topic name that is not
+  one of ``TOPICS`` rejects every record with "unknown topic".
+* Free-text fields (``content``, names, ``message_type``, ``medium``,
+  ``started_by``, ``completed_status``, ``value`` of ``contact.attribute_set``,
+  ...) are any string, empty included; a non-string (number, bool, list,
+  object) rejects the record, also for optional fields.  A *required* free-text
+  field may be the empty string (only identifiers must be non-empty).
+* A required field that is JSON ``null`` is treated as missing.
+* Enums are exact and case-sensitive (``"inbound"`` is rejected).
+* ``score`` is an int 1..5: JSON ``5`` only; ``5.0``, ``"5"``, ``true``, ``0``,
+  ``6`` and integers too large for 64 bits are rejected.
+* ``conversation.status_changed``: the fields listed under a status belong to
+  that status only.  ``NEW`` requires ``started_by`` (optional
+  ``handover_reason``, ``inbound_message_id``); ``RESOLVED`` requires
+  ``resolved_by`` and ``resolve_trigger`` (optional ``resolve_reason``,
+  ``resolve_comment``).  On another status those fields are unknown extras:
+  ignored and dropped, not validated.
+* ``presence.changed``'s ``away_state`` is kept whatever the state.
+* ``team.upserted``'s optional ``created_at`` must be valid RFC 3339 when
+  present; it is kept as the original string.
+* Timestamps (``parse_time``): ``YYYY-MM-DD`` + ``T``/``t``/space +
+  ``HH:MM:SS`` + optional ``.`` and one or more digits (truncated, not
+  rounded, to microseconds) + ``Z``/``z`` or ``±HH:MM`` (offset hours 00-23,
+  minutes 00-59; ``-00:00`` is UTC).  Years 0001-9999, real calendar dates,
+  hour 00-23, minute and second 00-59 (leap second ``:60`` is rejected, as
+  Python's datetime does).  ASCII digits only.  Anything else is ValueError
+  (a non-string argument is a TypeError).  A bounded cache of validated
+  ``YYYY-MM-DD?HH:MM`` prefixes makes the common case a dict hit; it is a
+  plain dict, safe under the GIL, cleared when it reaches 8192 entries.
+  The result may lie outside datetime's range after applying the offset (e.g.
+  ``0001-01-01T00:00:00+01:00``); it is still a correct integer.
+* ``parse_record`` accepts ``bytes``, ``bytearray`` or ``memoryview``.
+* ``record_key`` of a directory event is ``"<kind>:<id>"`` with kind the type
+  before the first ``.`` and id the field ``<kind>_id``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "TOPICS",
+    "CONVERSATION_TOPICS",
+    "TYPE_TOPIC",
+    "Rejected",
+    "parse_time",
+    "parse_record",
+    "record_key",
+    "topic_of",
+]
+
+MAX_RECORD_BYTES = 1024 * 1024
+MAX_ID_CHARS = 256
+
+TOPICS: tuple[str, ...] = (
+    "messages",
+    "status-changes",
+    "locks",
+    "presence",
+    "csat",
+    "annotations",
+    "contact-attributes",
+    "directory",
+)
+CONVERSATION_TOPICS: tuple[str, ...] = (
+    "messages",
+    "status-changes",
+    "locks",
+    "csat",
+    "annotations",
+)
+
+
+class Rejected(Exception):
+    """A record the contract rejects; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------
+# Timestamps
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:([0-9]{2})"
+    r"(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+).fullmatch
+
+# days before month m (1-based) in a common year
+_DAYS_BEFORE_MONTH = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+_BAD_FORMAT = (
+    "not RFC 3339 (expected YYYY-MM-DDTHH:MM:SS[.fraction] followed by Z or ±HH:MM)"
+)
+
+# offset text -> µs to add to the local time to get UTC (every valid offset)
+_OFFSET_US: dict[str, int] = {"Z": 0, "z": 0}
+for _h in range(24):
+    for _m in range(60):
+        _OFFSET_US[f"+{_h:02d}:{_m:02d}"] = -(_h * 3600 + _m * 60) * 1_000_000
+        _OFFSET_US[f"-{_h:02d}:{_m:02d}"] = (_h * 3600 + _m * 60) * 1_000_000
+del _h, _m
+
+# "YYYY-MM-DD?HH:MM" -> µs since the epoch of that local minute (validated).
+# Event times cluster, so this hits almost always; bounded by clearing.
+_MINUTE_CACHE: dict[str, int] = {}
+_MINUTE_CACHE_MAX = 8192
+
+
+def _minute_us(k: str) -> int:
+    """Validate and convert 'YYYY-MM-DD?HH:MM' (digits already checked)."""
+    y = int(k[0:4])
+    mo = int(k[5:7])
+    d = int(k[8:10])
+    h = int(k[11:13])
+    mi = int(k[14:16])
+    if y == 0:
+        raise ValueError("year 0000 out of range")
+    if not 1 <= mo <= 12:
+        raise ValueError(f"month {k[5:7]} out of range")
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not 1 <= d <= _DAYS_IN_MONTH[mo] + (leap and mo == 2):
+        raise ValueError(f"day {k[8:10]} out of range for {k[0:7]}")
+    if h > 23:
+        raise ValueError(f"hour {k[11:13]} out of range")
+    if mi > 59:
+        raise ValueError(f"minute {k[14:16]} out of range")
+    y1 = y - 1
+    days = (
+        y1 * 365 + y1 // 4 - y1 // 100 + y1 // 400
+        + _DAYS_BEFORE_MONTH[mo] + (leap and mo > 2) + d
+        - _EPOCH_ORDINAL
+    )
+    return (days * 86400 + h * 3600 + mi * 60) * 1_000_000
+
+
+def parse_time(s: str) -> int:
+    """RFC 3339 timestamp -> integer microseconds since the Unix epoch, UTC.
+
+    Raises ValueError for anything that is not a valid RFC 3339 date-time with
+    an offset (see the module docstring for the exact grammar).
+    """
+    m = _RFC3339(s)
+    if m is None:
+        raise ValueError(_BAD_FORMAT)
+    sec, frac, off = m.groups()
+    k = s[:16]
+    base = _MINUTE_CACHE.get(k)
+    if base is None:
+        base = _minute_us(k)
+        if len(_MINUTE_CACHE) >= _MINUTE_CACHE_MAX:
+            _MINUTE_CACHE.clear()
+        _MINUTE_CACHE[k] = base
+    sec = int(sec)
+    if sec > 59:
+        raise ValueError(f"second {sec:02d} out of range")
+    o = _OFFSET_US.get(off)
+    if o is None:
+        raise ValueError(f"offset {off} out of range")
+    us = base + sec * 1_000_000 + o
+    if frac is not None:
+        if len(frac) >= 6:
+            us += int(frac[:6])
+        else:
+            us += int(frac) * 10 ** (6 - len(frac))
+    return us
+
+
+# --------------------------------------------------------------------------
+# Schema tables
+
+_ID, _STR, _ENUM, _SCORE, _TIME = range(5)
+
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "direction": ("INBOUND", "OUTBOUND"),
+    "status": ("NEW", "PENDING", "RESOLVED"),
+    "state": ("AVAILABLE", "AWAY", "OFFLINE"),
+    "resolved_by": ("AGENT", "VIRTUAL_AGENT", "BULK", "SYSTEM"),
+    "resolve_trigger": ("HUMAN_AGENT", "VIRTUAL_AGENT", "AUTOMATION", "AUTO_RESOLVE"),
+}
+
+# field spec: (name, kind, required, enum frozenset | None)
+_Field = tuple  # tuple[str, int, bool, frozenset | None]
+
+
+def _fields(required: str, optional: str = "") -> tuple[_Field, ...]:
+    out = []
+    for names, req in ((required, True), (optional, False)):
+        for name in names.split():
+            if name in _ENUMS:
+                out.append((name, _ENUM, req, frozenset(_ENUMS[name])))
+            elif name == "score":
+                out.append((name, _SCORE, req, None))
+            elif name == "created_at":
+                out.append((name, _TIME, req, None))
+            elif name.endswith("_id"):
+                out.append((name, _ID, req, None))
+            else:
+                out.append((name, _STR, req, None))
+    return tuple(out)
+
+
+_WHO = "agent_id team_id virtual_agent_id"
+
+# type -> (logical topic, fields in contract order)
+_SCHEMA: dict[str, tuple[str, tuple[_Field, ...]]] = {
+    # messages
+    "message.created": ("messages", _fields(
+        "message_id conversation_id channel_id contact_profile_id direction message_type",
+        "origin outbound_message_type agent_id team_id virtual_agent_id"
+        " contact_primary_identifier contact_secondary_identifier"
+        " system_user_type content post_url language",
+    )),
+    "message.updated": ("messages", _fields(
+        "message_id conversation_id",
+        "content post_url message_type system_user_type",
+    )),
+    "message.deleted": ("messages", _fields("message_id conversation_id")),
+    # status-changes (plus the per-status fields in _STATUS_FIELDS)
+    "conversation.status_changed": ("status-changes", _fields(
+        "conversation_id status", _WHO,
+    )),
+    # locks
+    "lock.acquired": ("locks", _fields("lock_id conversation_id agent_id", "team_id")),
+    "lock.released": ("locks", _fields("lock_id conversation_id agent_id", "team_id")),
+    # presence
+    "presence.changed": ("presence", _fields("agent_id state", "away_state")),
+    # csat
+    "csat.sent": ("csat", _fields("survey_id conversation_id", "agent_id team_id")),
+    "csat.answered": ("csat", _fields(
+        "survey_id conversation_id completed_status",
+        "score follow_up_question follow_up_answer",
+    )),
+    # annotations
+    "topic.applied": ("annotations", _fields("conversation_id topic_id", _WHO)),
+    "topic.removed": ("annotations", _fields("conversation_id topic_id", _WHO)),
+    "tag.applied": ("annotations", _fields("conversation_id message_id tag_id", _WHO)),
+    "tag.removed": ("annotations", _fields("conversation_id message_id tag_id", _WHO)),
+    # contact-attributes
+    "contact.attribute_set": ("contact-attributes", _fields(
+        "contact_profile_id attribute_id attribute_name attribute_type value",
+    )),
+    "contact.attribute_cleared": ("contact-attributes", _fields(
+        "contact_profile_id attribute_id",
+    )),
+    # directory
+    "channel.upserted": ("directory", _fields("channel_id medium", "name display_name")),
+    "agent.upserted": ("directory", _fields("agent_id", "name email reference")),
+    "team.upserted": ("directory", _fields("team_id", "name created_at")),
+    "topic.upserted": ("directory", _fields("topic_id", "name")),
+    "topic.deleted": ("directory", _fields("topic_id")),
+    "tag.upserted": ("directory", _fields("tag_id", "name")),
+    "tag.deleted": ("directory", _fields("tag_id")),
+    "virtual_agent.upserted": ("directory", _fields("virtual_agent_id", "name")),
+}
+
+_STATUS_FIELDS: dict[str, tuple[_Field, ...]] = {
+    "NEW": _fields("started_by", "handover_reason inbound_message_id"),
+    "PENDING": (),
+    "RESOLVED": _fields("resolved_by resolve_trigger", "resolve_reason resolve_comment"),
+}
+
+TYPE_TOPIC: dict[str, str] = {t: spec[0] for t, spec in _SCHEMA.items()}
+
+_TOPIC_KEY = {
+    "messages": "conversation_id",
+    "status-changes": "conversation_id",
+    "locks": "conversation_id",
+    "presence": "agent_id",
+    "csat": "conversation_id",
+    "annotations": "conversation_id",
+    "contact-attributes": "contact_profile_id",
+}
+
+# type -> (key prefix, key field)
+_TYPE_KEY: dict[str, tuple[str, str]] = {}
+for _t, (_topic, _flds) in _SCHEMA.items():
+    if _topic == "directory":
+        _kind = _t.split(".", 1)[0]
+        _TYPE_KEY[_t] = (_kind + ":", _kind + "_id")
+    else:
+        _TYPE_KEY[_t] = ("", _TOPIC_KEY[_topic])
+    # the key field is always a required identifier of the type
+    assert (_TYPE_KEY[_t][1], _ID, True, None) in _flds, _t
+    assert _topic in TOPICS, _t
+del _t, _topic, _flds
+assert set(TOPICS) == set(TYPE_TOPIC.values())
+assert set(CONVERSATION_TOPICS) == {t for t, k in _TOPIC_KEY.items() if k == "conversation_id"}
+
+_TOPIC_SET = frozenset(TOPICS)
+
+
+# --------------------------------------------------------------------------
+# Reasons (error path only)
+
+_JSON_TYPE = {
+    dict: "object",
+    list: "list",
+    str: "string",
+    int: "integer",
+    float: "float",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+def _show(v: object) -> str:
+    """Short rendering of a bad value for a reason."""
+    if isinstance(v, str):
+        if len(v) > 64:
+            return f"{v[:64]!r}... ({len(v)} characters)"
+        return repr(v)
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "a list"
+    return "an object"
+
+
+def _missing(obj: dict, name: str) -> Rejected:
+    if name in obj:
+        return Rejected(f"required field {name!r} is null")
+    return Rejected(f"missing required field {name!r}")
+
+
+def _bad_id(name: str, v: object) -> Rejected:
+    if v.__class__ is not str:
+        return Rejected(f"field {name!r} must be a string id, got {_show(v)}")
+    if not v:
+        return Rejected(f"field {name!r} must be a non-empty id, got ''")
+    return Rejected(
+        f"field {name!r} is {len(v)} characters long, "
+        f"an id may have at most {MAX_ID_CHARS}: {_show(v)}"
+    )
+
+
+def _bad_field(name: str, kind: int, arg: frozenset | None, v: object) -> Rejected:
+    if kind == _ID:
+        return _bad_id(name, v)
+    if kind == _STR:
+        return Rejected(f"field {name!r} must be a string, got {_show(v)}")
+    if kind == _ENUM:
+        allowed = ", ".join(_ENUMS[name])
+        return Rejected(f"field {name!r} must be one of {allowed}, got {_show(v)}")
+    if kind == _SCORE:
+        return Rejected(f"field {name!r} must be an integer 1-5, got {_show(v)}")
+    # _TIME
+    if v.__class__ is not str:
+        return Rejected(f"field {name!r} must be an RFC 3339 string, got {_show(v)}")
+    try:
+        parse_time(v)
+    except ValueError as e:
+        return Rejected(f"invalid {name} {_show(v)}: {e}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _decode_reason(value: bytes, exc: Exception) -> str:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return "value is not valid UTF-8"
+    return f"value is not valid JSON: {exc}"
+
+
+# --------------------------------------------------------------------------
+# Records
+
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+
+
+def _check_fields(obj: dict, fields: tuple[_Field, ...], out: dict) -> None:
+    get = obj.get
+    for name, kind, required, arg in fields:
+        v = get(name)
+        if v is None:
+            if required:
+                raise _missing(obj, name)
+            continue
+        if kind == _ID:
+            if v.__class__ is not str or not 0 < len(v) <= MAX_ID_CHARS:
+                raise _bad_id(name, v)
+        elif kind == _STR:
+            if v.__class__ is not str:
+                raise _bad_field(name, kind, arg, v)
+        elif kind == _ENUM:
+            if v.__class__ is not str or v not in arg:
+                raise _bad_field(name, kind, arg, v)
+        elif kind == _SCORE:
+            if v.__class__ is not int or not 1 <= v <= 5:
+                raise _bad_field(name, kind, arg, v)
+        else:  # _TIME
+            if v.__class__ is not str:
+                raise _bad_field(name, kind, arg, v)
+            try:
+                parse_time(v)
+            except ValueError as e:
+                raise Rejected(f"invalid {name} {_show(v)}: {e}") from None
+        out[name] = v
+
+
+def parse_record(topic: str, value: bytes | None) -> dict | None:
+    """Validate one record value of a logical event topic.
+
+    Returns None for a tombstone (``value is None``), else the normalised event
+    (see the module docstring).  Raises ``Rejected`` for anything the contract
+    rejects.
+    """
+    if value is None:
+        return None
+    if value.__class__ is not bytes:
+        value = bytes(value)  # bytearray / memoryview
+    n = len(value)
+    if n > MAX_RECORD_BYTES:
+        raise Rejected(f"record is {n} bytes, larger than 1 MiB")
+    if n == 0:
+        raise Rejected("value is empty (0 bytes), not a JSON object")
+    try:
+        obj = _loads(value)
+    except _JSONDecodeError as e:
+        raise Rejected(_decode_reason(value, e)) from None
+    if obj.__class__ is not dict:
+        raise Rejected(
+            f"value is not a JSON object (got {_JSON_TYPE.get(obj.__class__, 'other')})"
+        )
+    get = obj.get
+
+    event_id = get("event_id")
+    if event_id.__class__ is not str or not 0 < len(event_id) <= MAX_ID_CHARS:
+        if event_id is None:
+            raise _missing(obj, "event_id")
+        raise _bad_id("event_id", event_id)
+
+    etype = get("type")
+    if etype.__class__ is not str:
+        if etype is None:
+            raise _missing(obj, "type")
+        raise Rejected(f"field 'type' must be a string, got {_show(etype)}")
+    spec = _SCHEMA.get(etype)
+    if spec is None:
+        if topic not in _TOPIC_SET:
+            raise Rejected(f"unknown topic {topic!r}")
+        raise Rejected(f"unknown event type {_show(etype)}")
+    if spec[0] != topic:
+        if topic not in _TOPIC_SET:
+            raise Rejected(f"unknown topic {topic!r}")
+        raise Rejected(f"type {etype!r} does not belong on topic {topic!r}")
+
+    occurred_at = get("occurred_at")
+    if occurred_at.__class__ is not str:
+        if occurred_at is None:
+            raise _missing(obj, "occurred_at")
+        raise Rejected(f"field 'occurred_at' must be an RFC 3339 string, got {_show(occurred_at)}")
+    try:
+        t = parse_time(occurred_at)
+    except ValueError as e:
+        raise Rejected(f"invalid occurred_at {_show(occurred_at)}: {e}") from None
+
+    out = {"event_id": event_id, "type": etype, "occurred_at": occurred_at, "t": t}
+    _check_fields(obj, spec[1], out)
+    if etype == "conversation.status_changed":
+        _check_fields(obj, _STATUS_FIELDS[out["status"]], out)
+    return out
+
+
+def topic_of(event_type: str) -> str:
+    """Logical topic of an event type; Rejected for an unknown type."""
+    try:
+        return TYPE_TOPIC[event_type]
+    except (KeyError, TypeError):
+        raise Rejected(f"unknown event type {_show(event_type)}") from None
+
+
+def record_key(event: dict) -> str:
+    """Partition key of a (parsed) event, as named by the contract."""
+    etype = event["type"]
+    try:
+        prefix, field = _TYPE_KEY[etype]
+    except (KeyError, TypeError):
+        raise Rejected(f"unknown event type {_show(etype)}") from None
+    return prefix + event[field] if prefix else event[field]

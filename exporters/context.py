@@ -1,0 +1,52 @@
+"""What every report builder needs: the request's range and zone, and the shared lookups."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from exporters import csvfile
+from exporters.request import ExportRequest
+from tables.directory import Directory
+
+DEFAULT_URL_TEMPLATE = "https://app.convoflow.local/conversations/{conversation_id}"
+
+
+@dataclass
+class ReportContext:
+    request: ExportRequest
+    as_of_us: int
+    directory: Directory = field(default_factory=Directory)
+    contact_identifiers: Callable[[str | None], tuple[str | None, str | None]] = lambda c: (None, None)
+    url_template: str = DEFAULT_URL_TEMPLATE
+
+    def __post_init__(self):
+        self.zone: ZoneInfo = self.request.zone
+        self.start_us, self.end_us = self.request.range_us()
+        self.channels = frozenset(self.request.channels) or None
+
+    def in_range(self, t: int) -> bool:
+        return self.start_us <= t < self.end_us
+
+    def keeps_channel(self, channel_id: str | None) -> bool:
+        return self.channels is None or channel_id in self.channels
+
+    def ts(self, us: int | None) -> str:
+        return csvfile.timestamp(us, self.zone)
+
+    def url(self, conversation_id: str) -> str:
+        return csvfile.text(self.url_template.replace("{conversation_id}", conversation_id))
+
+    def channel_cells(self, channel_id: str | None) -> list[str]:
+        """Medium, Channel (name), Channel Display Name."""
+        f = self.directory.fields("channel", channel_id)
+        return [csvfile.text(f.get("medium")), csvfile.text(f.get("name")), csvfile.text(f.get("display_name"))]
+
+    def agent_cells(self, agent_id: str | None) -> list[str]:
+        """Agent ID, Name, Reference."""
+        f = self.directory.fields("agent", agent_id)
+        return [csvfile.text(agent_id), csvfile.text(f.get("name")), csvfile.text(f.get("reference"))]
+
+    def team_cells(self, team_id: str | None) -> list[str]:
+        """Team ID, Name."""
+        return [csvfile.text(team_id), csvfile.text(self.directory.name("team", team_id))]

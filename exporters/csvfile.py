@@ -1,0 +1,85 @@
+"""How cells are written: timestamps, durations, averages, booleans, safe text, the CSV file."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
+_CENT = Decimal("0.01")
+
+
+def timestamp(us: int | None, tz: ZoneInfo) -> str:
+    """ISO 8601 in the request's zone, truncated to the second, with the offset."""
+    if us is None:
+        return ""
+    local = (_EPOCH + timedelta(microseconds=us)).astimezone(tz)
+    return local.replace(microsecond=0).isoformat()
+
+
+def seconds(us: int | None) -> str:
+    """Whole seconds, rounded half up, from exact microseconds."""
+    if us is None:
+        return ""
+    return str((us + 500_000) // 1_000_000)
+
+
+def average_seconds(total_us: int, count: int) -> str:
+    """Exact sum over count, in seconds with two decimals; empty over nothing."""
+    if not count:
+        return ""
+    return str((Decimal(total_us) / Decimal(count) / Decimal(1_000_000)).quantize(_CENT, ROUND_HALF_UP))
+
+
+def ratio(numerator: int | Decimal, denominator: int | Decimal, scale: int = 1) -> str:
+    if not denominator:
+        return ""
+    return str((Decimal(numerator) * scale / Decimal(denominator)).quantize(_CENT, ROUND_HALF_UP))
+
+
+def boolean(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def text(value) -> str:
+    """A text cell; one a spreadsheet would execute gets a leading quote."""
+    if value is None:
+        return ""
+    if value.startswith(_UNSAFE_START):
+        return "'" + value
+    return value
+
+
+def number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def joined(values) -> str:
+    """A multi-valued cell: items joined with ';' (each already a safe text cell)."""
+    return ";".join(values)
+
+
+def encode(header: list[str], rows) -> bytes:
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def write(path: str, header: list[str], rows) -> int:
+    """Write the file atomically (temp file, then rename); return the row count."""
+    tmp = f"{path}.part"
+    count = 0
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    os.replace(tmp, path)
+    return count

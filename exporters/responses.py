@@ -1,0 +1,30 @@
+"""agent_responses: one row per response whose human outbound is in R; rows by To, then Conversation ID."""
+from __future__ import annotations
+
+from exporters import csvfile as cell
+from exporters.context import ReportContext
+from tables import conversation as conv
+from tables.conversation import M_AGENT, M_EID, M_T, S_HANDOVER, S_INBOUND, S_STARTED_BY, S_T
+
+
+def rows(ctx: ReportContext, cid: str, state: dict):
+    if not state.get("m"):
+        return
+    channel_id = conv.channel(state)
+    if not ctx.keeps_channel(channel_id):
+        return
+    changes = conv.status_changes(state)
+    outbound_ids = None
+    for r in conv.responses(state, changes):
+        h, n = r.outbound, r.new_change
+        if not ctx.in_range(h[M_T]):
+            continue
+        if outbound_ids is None:
+            outbound_ids = {m[M_EID]: mid for mid, m in state["m"].items()}
+        row = [cell.text(cid)] + ctx.channel_cells(channel_id) + [
+            cell.text(conv.contact(state)), cell.text(n[S_STARTED_BY]), cell.text(n[S_HANDOVER]),
+            ctx.ts(n[S_T]), ctx.ts(h[M_T]), cell.seconds(r.time_us),
+        ]
+        row += ctx.agent_cells(h[M_AGENT])
+        row += [cell.text(n[S_INBOUND]), cell.text(outbound_ids[h[M_EID]]), ctx.url(cid)]
+        yield [h[M_T], row[0]] + row, row

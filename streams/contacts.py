@@ -1,0 +1,41 @@
+"""Contact-keyed state: attributes (``contact-attributes``) and identifiers (``contact-updates``)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from streams.ingest import accepted
+from streams.runtime import Runtime, by_partition, dumps, loads, log, partition_context
+from tables import contact
+
+
+def register(app, runtime: Runtime):
+    s = runtime.settings
+    attributes, updates = s.topic("contact-attributes"), s.topic("contact-updates")
+    source = app.topic(attributes, updates, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table = app.Table("contacts", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+
+    @app.agent(source, name="contacts")
+    async def contacts(stream):
+        async for batch in stream.take_events(s.batch_size, within=0.05):
+            for events in by_partition(batch).values():
+                attribute_events = [ev for ev in events if ev.message.topic == attributes]
+                per_contact = defaultdict(list)
+                for ev, e in await accepted(runtime, attribute_events, {attributes: "contact-attributes"}):
+                    per_contact[e["contact_profile_id"]].append((ev, contact.apply_attribute, e))
+                for ev in events:
+                    if ev.message.topic == updates and ev.value is not None:
+                        try:
+                            c = loads(ev.value)
+                            per_contact[c["c"]].append((ev, contact.apply_message, c))
+                        except (ValueError, KeyError, TypeError) as exc:  # written by us: a bug, not input
+                            log.error("bad contact update at %s: %r", ev.message.offset, exc)
+                for key, items in per_contact.items():
+                    with partition_context(items[-1][0]):
+                        state = loads(table.get(key)) or {}
+                        for _, fold, value in items:
+                            fold(state, value)
+                        table[key] = dumps(state)
+                for ev in events:
+                    runtime.mark(ev)
+
+    return table

@@ -1,0 +1,49 @@
+"""Conversation-keyed events -> the ``conversations`` table (facts per conversation).
+
+Messages, status changes, locks, surveys and annotations all share the key
+``conversation_id`` and the partition count, so one worker owns every event of
+a conversation. Each batch is grouped by partition and by conversation: one
+read, the events folded in (``tables.conversation.apply``), one write.
+Every ``message.created`` also tells its contact's partition the contact's
+identifiers (``contact-updates``, merged there by max, so resending is harmless).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from convoflow.events import CONVERSATION_TOPICS
+from streams.ingest import accepted
+from streams.runtime import Runtime, by_partition, dumps, loads, partition_context
+from tables import contact, conversation
+
+
+def register(app, runtime: Runtime):
+    s = runtime.settings
+    logical = {s.topic(t): t for t in CONVERSATION_TOPICS}
+    source = app.topic(*logical, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    table = app.Table("conversations", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    contact_updates = s.topic("contact-updates")
+
+    @app.agent(source, name="conversations")
+    async def conversations(stream):
+        async for batch in stream.take_events(s.batch_size, within=0.05):
+            for events in by_partition(batch).values():
+                valid = await accepted(runtime, events, logical)
+                per_conversation = defaultdict(list)
+                for ev, e in valid:
+                    per_conversation[e["conversation_id"]].append((ev, e))
+                    if e["type"] == "message.created":
+                        c = contact.message_contribution(e)
+                        await app.producer.send(contact_updates, c["c"].encode(), dumps(c), None, None, None)
+                for cid, items in per_conversation.items():
+                    with partition_context(items[-1][0]):
+                        state = loads(table.get(cid)) or conversation.new_state()
+                        for _, e in items:
+                            conversation.apply(state, e)
+                        # Written even when unchanged: a replay after a crash re-sends the
+                        # changelog record that may not have reached the broker before.
+                        table[cid] = dumps(state)
+                for ev in events:
+                    runtime.mark(ev)
+
+    return table

@@ -1,0 +1,255 @@
+"""Exports across workers: a coordinator per request, one shard per state partition.
+
+The worker that receives a request on ``export-requests`` coordinates it:
+1. reads the end offsets of every input topic and asks every shard (one record
+   per partition on ``export-shards``, which is partitioned like the tables, so
+   the owner of each partition gets it) to catch up to them;
+2. reads them again, with the internal re-keying topic, and asks again, so that
+   what conversations told contacts has arrived too;
+3. reads the end offsets of the replicated changelogs and asks every shard to
+   scan its partition once its copy of them has caught up; each shard sends its
+   rows to ``export-parts``;
+4. merges (sorts) the rows, writes the CSV file and publishes the result.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from convoflow.events import TOPICS, parse_time
+from convoflow.topics import changelog_topic, end_offsets, partitions_of
+from exporters import csvfile
+from exporters.context import ReportContext
+from exporters.reports import REPORTS
+from exporters.request import BadRequest, ExportRequest, parse_request
+from streams.replica import Replica
+from streams.runtime import Runtime, dumps, loads, log
+
+PART_BYTES = 256 * 1024
+STORE_META_PREFIX = b"__faust"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Inbox:
+    """Every worker's reader of ``export-parts``: hands each part to the export waiting for it."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.waiting: dict[str, asyncio.Queue] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        s = self.runtime.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap, group_id=None, enable_auto_commit=False,
+            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_wait_ms=50,
+        )
+        await self.consumer.start()
+        tps = await partitions_of(self.consumer, s.topic("export-parts"))
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
+        self.task = asyncio.ensure_future(self._run())
+        self.started.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                batches = await self.consumer.getmany(timeout_ms=100)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("export-parts fetch failed: %r", exc)
+                await asyncio.sleep(0.5)
+                continue
+            for records in batches.values():
+                for r in records:
+                    queue = self.waiting.get(r.key.decode()) if r.key else None
+                    if queue is not None:
+                        queue.put_nowait(orjson.loads(r.value))
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await self.consumer.stop()
+
+
+class Coordinator:
+    def __init__(self, app, runtime: Runtime, replica: Replica, inbox: Inbox, log_table):
+        self.app = app
+        self.runtime = runtime
+        self.replica = replica
+        self.inbox = inbox
+        self.log_table = log_table
+        s = runtime.settings
+        self.inputs = [s.topic(t) for t in TOPICS]
+        self.internal = [s.topic("contact-updates")]
+        self.replicated = [changelog_topic(s, "directory"), changelog_topic(s, "contacts")]
+        self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
+
+    async def publish_result(self, rid: str, result: dict) -> None:
+        await self.app.producer.send(
+            self.runtime.settings.topic("export-results"), rid.encode(), dumps(result), None, None, None
+        )
+
+    async def handle(self, event) -> None:
+        msg = event.message
+        requested_at = datetime.fromtimestamp(msg.timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        try:
+            req = parse_request(event.value)
+        except BadRequest as exc:
+            if exc.request_id is None:
+                await self.runtime.dead_letter(event, f"export request without a usable request_id: {exc.reason}")
+                return
+            await self.fail(exc.request_id, exc.export_type, requested_at, exc.reason)
+            return
+        previous = loads(self.log_table.get(req.request_id))
+        if previous is not None:
+            if previous["params"] == req.params():
+                await self.publish_result(req.request_id, previous["result"])
+            else:
+                await self.fail(req.request_id, req.export_type, requested_at,
+                                f"request_id {req.request_id} was already used with different parameters")
+            return
+        base = {"request_id": req.request_id, "export_type": req.export_type, "requested_at": requested_at}
+        await self.publish_result(req.request_id, {**base, "status": "running"})
+        started = time.monotonic()
+        try:
+            rows, path = await self.run(req)
+        except Exception as exc:  # a failed export never stops the processor
+            log.warning("export %s failed: %s", req.request_id, exc)
+            await self.fail(req.request_id, req.export_type, requested_at, f"export failed: {exc}")
+            return
+        result = {**base, "status": "completed", "rows": rows, "file": path, "error": None, "finished_at": now_rfc3339()}
+        self.log_table[req.request_id] = dumps({"params": req.params(), "result": result})
+        await self.publish_result(req.request_id, result)
+        log.info("export %s %s: %d rows in %.2f s -> %s", req.request_id, req.export_type, rows, time.monotonic() - started, path)
+
+    async def fail(self, rid, export_type, requested_at, reason) -> None:
+        await self.publish_result(rid, {
+            "request_id": rid, "status": "failed", "export_type": export_type, "rows": None, "file": None,
+            "error": reason, "requested_at": requested_at, "finished_at": now_rfc3339(),
+        })
+
+    async def run(self, req: ExportRequest) -> tuple[int, str]:
+        report = REPORTS.get(req.export_type)
+        if report is None:
+            raise BadRequest(f"export type {req.export_type} is not available yet")
+        as_of = req.as_of or now_rfc3339()
+        await asyncio.wait_for(self.inbox.started.wait(), self.timeout)
+        consumer = self.inbox.consumer
+        await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs))
+        await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs + self.internal))
+        parts = await self.fan_out(req, "scan", offsets={}, replica=await end_offsets(consumer, self.replicated),
+                                   request=req.params(), as_of_us=parse_time(as_of))
+        rows = sorted((r for part in parts for r in part), key=lambda r: r[0])
+        os.makedirs(self.runtime.settings.export_dir, exist_ok=True)
+        path = os.path.abspath(os.path.join(self.runtime.settings.export_dir, f"{req.request_id}.csv"))
+        count = csvfile.write(path, report.header, (r[1] for r in rows))
+        return count, path
+
+    async def fan_out(self, req: ExportRequest, op: str, **body) -> list[list]:
+        """Send one shard request per partition; wait for every shard's rows."""
+        s = self.runtime.settings
+        token = f"{req.request_id}.{uuid.uuid4().hex[:12]}"
+        queue = self.inbox.waiting[token] = asyncio.Queue()
+        try:
+            for p in range(s.partitions):
+                value = dumps({"token": token, "op": op, "shard": p, "export_type": req.export_type, **body})
+                await self.app.producer.send(s.topic("export-shards"), None, value, p, None, None)
+            rows: dict[int, list] = {p: [] for p in range(s.partitions)}
+            done: set[int] = set()
+            while len(done) < s.partitions:
+                part = await asyncio.wait_for(queue.get(), timeout=self.timeout)
+                if part.get("error"):
+                    raise RuntimeError(f"shard {part['shard']}: {part['error']}")
+                rows[part["shard"]].extend(part["rows"])
+                if part["done"]:
+                    done.add(part["shard"])
+            return list(rows.values())
+        except asyncio.TimeoutError:
+            raise RuntimeError(f"shards did not answer within {self.timeout:.0f} s ({op})") from None
+        finally:
+            del self.inbox.waiting[token]
+
+
+class Shards:
+    """Answers shard requests for the partitions this worker owns."""
+
+    def __init__(self, app, runtime: Runtime, replica: Replica, tables: dict):
+        self.app, self.runtime, self.replica, self.tables = app, runtime, replica, tables
+        self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
+
+    async def reply(self, token: str, shard: int, rows: list, done: bool, error: str | None = None) -> None:
+        value = dumps({"shard": shard, "rows": rows, "done": done, "error": error})
+        await self.app.producer.send(self.runtime.settings.topic("export-parts"), token.encode(), value, None, None, None)
+
+    async def handle(self, event) -> None:
+        req = loads(event.value)
+        token, p = req["token"], req["shard"]
+        try:
+            await self.runtime.wait_processed(req["offsets"], p, self.timeout)
+            if req["op"] == "catchup":
+                await self.app.producer.flush()
+                await self.reply(token, p, [], True)
+                return
+            await self.replica.wait_for(req["replica"], self.timeout)
+            await self.scan(token, p, req)
+        except Exception as exc:
+            log.warning("shard %d of %s failed: %r", p, token, exc)
+            await self.reply(token, p, [], True, error=str(exc) or repr(exc))
+
+    async def scan(self, token: str, p: int, req: dict) -> None:
+        params = req["request"]
+        params["channels"] = tuple(params["channels"])
+        report = REPORTS[req["export_type"]]
+        ctx = ReportContext(
+            ExportRequest(**params), req["as_of_us"], self.replica.directory, self.replica.contact_identifiers,
+            self.runtime.settings.url_template,
+        )
+        db = self.tables[report.source].data._db_for_partition(p)
+        rows = []
+        for key, value in db.items():
+            if key.startswith(STORE_META_PREFIX):
+                continue
+            rows.extend(report.rows(ctx, key.decode(), orjson.loads(value)))
+        rows.sort(key=lambda r: r[0])
+        chunk, size = [], 0
+        for r in rows:
+            chunk.append(r)
+            size += sum(len(c) for c in r[1]) + 16 * len(r[1])
+            if size >= PART_BYTES:
+                await self.reply(token, p, chunk, False)
+                chunk, size = [], 0
+        await self.reply(token, p, chunk, True)
+
+
+def register(app, runtime: Runtime, replica: Replica, tables: dict):
+    s = runtime.settings
+    raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    log_table = app.Table("export_log", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    inbox = Inbox(runtime)
+    coordinator = Coordinator(app, runtime, replica, inbox, log_table)
+    shards = Shards(app, runtime, replica, tables)
+
+    @app.agent(app.topic(s.topic("export-requests"), **raw), name="export-requests")
+    async def export_requests(stream):
+        async for event in stream.events():
+            await coordinator.handle(event)
+
+    @app.agent(app.topic(s.topic("export-shards"), **raw), name="export-shards", concurrency=1)
+    async def export_shards(stream):
+        async for event in stream.events():
+            await shards.handle(event)
+
+    return inbox, log_table

@@ -1,0 +1,32 @@
+"""The front door of every input agent: decode, validate, dead-letter, re-route mis-keyed records."""
+from __future__ import annotations
+
+from convoflow.events import Rejected, parse_record, record_key
+from streams.runtime import Runtime, log
+
+
+async def accepted(runtime: Runtime, events, logical: dict[str, str]) -> list[tuple[object, dict]]:
+    """(Faust event, validated event) for each record of the contract; the rest are dead letters.
+
+    A valid record whose Kafka key is not the contract's key (e.g. produced
+    without a key) is published again with the right key, so that it lands in
+    the partition that owns its state, and is applied there.
+    """
+    out = []
+    for ev in events:
+        msg = ev.message
+        try:
+            e = parse_record(logical[msg.topic], ev.value)
+        except Rejected as exc:
+            await runtime.dead_letter(ev, exc.reason)
+            continue
+        if e is None:  # tombstone
+            continue
+        key = record_key(e).encode()
+        if msg.key != key:
+            runtime.counts["rerouted"] += 1
+            log.info("re-routing %s[%d]@%d: key %r is not %r", msg.topic, msg.partition, msg.offset, msg.key, key)
+            await runtime.app.producer.send(msg.topic, key, ev.value, partition=None, timestamp=None, headers=None)
+            continue
+        out.append((ev, e))
+    return out

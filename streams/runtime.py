@@ -1,0 +1,109 @@
+"""What the agents share in one worker: settings, processed offsets, dead letters, partition context."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import orjson
+from faust.streams import _current_event, current_event
+
+from convoflow.config import Settings
+
+log = logging.getLogger("convoflow")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    app: object = None
+    # Next offset to process per (topic, partition), as far as this process has gone.
+    processed: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=lambda: defaultdict(int))
+
+    def mark(self, event) -> None:
+        msg = event.message
+        key = (msg.topic, msg.partition)
+        if self.processed.get(key, -1) <= msg.offset:
+            self.processed[key] = msg.offset + 1
+
+    def position(self, topic: str, partition: int) -> int:
+        """How far this worker has processed a partition: in this process, or committed before it."""
+        done = self.processed.get((topic, partition), 0)
+        consumer = getattr(self.app, "consumer", None)
+        if consumer is not None:
+            from faust.types import TP
+
+            committed = consumer._committed_offset.get(TP(topic, partition))
+            if committed:
+                done = max(done, committed)
+        return done
+
+    async def wait_processed(self, ends: dict[str, dict[int, int]], partition: int, timeout: float) -> None:
+        """Wait until this worker has processed every topic's `partition` up to its end offset."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            behind = [
+                (topic, end) for topic, parts in ends.items()
+                if (end := parts.get(str(partition), parts.get(partition, 0))) > self.position(topic, partition)
+            ]
+            if not behind:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"partition {partition} did not catch up with {behind} in {timeout:.0f} s")
+            await asyncio.sleep(0.01)
+
+    async def dead_letter(self, event, reason: str) -> None:
+        """The original key and value bytes, with headers naming where they came from and why."""
+        msg = event.message
+        self.counts["dead_letters"] += 1
+        headers = [
+            ("source_topic", msg.topic.encode()),
+            ("source_partition", str(msg.partition).encode()),
+            ("source_offset", str(msg.offset).encode()),
+            ("reason", reason.encode()),
+        ]
+        await self.app.producer.send(
+            self.settings.topic("dead-letters"), msg.key, msg.value, partition=None, timestamp=None, headers=headers
+        )
+        log.info("dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+
+
+def by_partition(events) -> dict[int, list]:
+    groups: dict[int, list] = defaultdict(list)
+    for event in events:
+        groups[event.message.partition].append(event)
+    return groups
+
+
+class partition_context:
+    """Make table writes of a batch go to one partition's store and changelog.
+
+    Faust picks the partition of a table write from the current event; a batch
+    from ``take_events`` mixes partitions, so each group is written under one of
+    its own events.
+    """
+
+    def __init__(self, event):
+        self.event = event
+
+    def __enter__(self):
+        self.token = _current_event.set(weakref.ref(self.event))
+        return self
+
+    def __exit__(self, *exc):
+        _current_event.reset(self.token)
+
+
+def dumps(value) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def loads(value: bytes | None):
+    return None if value is None else orjson.loads(value)
+
+
+__all__ = ["Runtime", "by_partition", "partition_context", "current_event", "dumps", "loads", "log"]

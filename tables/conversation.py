@@ -1,0 +1,388 @@
+"""A conversation's state: the facts received about it, and the rules derived from them.
+
+Pure Python (no Faust, no Kafka). The state is a plain dict of *facts under
+stable ids* (messages by ``message_id``, status changes and annotations by
+``event_id``, lock ends by ``lock_id``, surveys by ``survey_id``), so applying
+an event twice is an upsert of the same fact and the arrival order does not
+matter: every "first"/"latest" is a min/max over ``(occurred_at, event_id)``
+stamps. Everything a report needs (responses, resolution cycles, lock session
+classes, current topics, ...) is derived from the facts by the functions below.
+
+Times are integer microseconds since the Unix epoch (UTC).
+"""
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from typing import Any
+
+# Field positions of a created message: [t, event_id, direction, channel_id,
+# contact_profile_id, agent_id, team_id, virtual_agent_id, message_type, origin,
+# outbound_message_type, system_user_type, content, post_url, language,
+# contact_primary_identifier, contact_secondary_identifier]
+M_T, M_EID, M_DIR, M_CHANNEL, M_CONTACT, M_AGENT, M_TEAM, M_VA = range(8)
+M_TYPE, M_ORIGIN, M_OBTYPE, M_SUT, M_CONTENT, M_POST_URL, M_LANG, M_PRIMARY, M_SECONDARY = range(8, 17)
+MESSAGE_FIELDS = (
+    "direction", "channel_id", "contact_profile_id", "agent_id", "team_id", "virtual_agent_id",
+    "message_type", "origin", "outbound_message_type", "system_user_type", "content", "post_url",
+    "language", "contact_primary_identifier", "contact_secondary_identifier",
+)
+UPDATABLE = {"content": M_CONTENT, "post_url": M_POST_URL, "message_type": M_TYPE, "system_user_type": M_SUT}
+
+# Status change: [t, event_id, status, agent_id, team_id, virtual_agent_id, started_by,
+# handover_reason, inbound_message_id, resolved_by, resolve_trigger, resolve_reason, resolve_comment]
+S_T, S_EID, S_STATUS, S_AGENT, S_TEAM, S_VA, S_STARTED_BY, S_HANDOVER, S_INBOUND = range(9)
+S_RESOLVED_BY, S_TRIGGER, S_REASON, S_COMMENT = range(9, 13)
+STATUS_FIELDS = (
+    "status", "agent_id", "team_id", "virtual_agent_id", "started_by", "handover_reason",
+    "inbound_message_id", "resolved_by", "resolve_trigger", "resolve_reason", "resolve_comment",
+)
+
+# Annotation: [t, event_id, kind, target_id, message_id, agent_id, team_id, virtual_agent_id]
+A_T, A_EID, A_KIND, A_TARGET, A_MESSAGE, A_AGENT, A_TEAM, A_VA = range(8)
+ANNOTATION_KINDS = ("topic.applied", "topic.removed", "tag.applied", "tag.removed")
+
+# Lock end: [t, event_id, agent_id, team_id]; survey sent: [t, event_id, agent_id, team_id];
+# survey answer: [t, event_id, completed_status, score, follow_up_question, follow_up_answer]
+
+
+def new_state() -> dict:
+    return {}
+
+
+def _earlier(a: list | None, t: int, eid: str) -> bool:
+    """Is stamp (t, eid) before the fact a's stamp (or is there no fact yet)?"""
+    return a is None or (t, eid) < (a[0], a[1])
+
+
+def _later(a: list | None, t: int, eid: str) -> bool:
+    return a is None or (t, eid) > (a[0], a[1])
+
+
+def apply(state: dict, e: dict) -> bool:
+    """Fold one validated event into the state; return whether anything changed."""
+    typ = e["type"]
+    t = e["t"]
+    eid = e["event_id"]
+    g = e.get
+    if typ == "message.created":
+        msgs = state.setdefault("m", {})
+        mid = e["message_id"]
+        if not _earlier(msgs.get(mid), t, eid):
+            return False
+        msgs[mid] = [t, eid] + [g(f) for f in MESSAGE_FIELDS]
+        return True
+    if typ == "message.updated":
+        upd = state.setdefault("u", {}).setdefault(e["message_id"], {})
+        changed = False
+        for field in ("_",) + tuple(UPDATABLE):
+            if field != "_" and g(field) is None:
+                continue
+            if _later(upd.get(field), t, eid):
+                upd[field] = [t, eid, g(field)] if field != "_" else [t, eid]
+                changed = True
+        return changed
+    if typ == "message.deleted":
+        dels = state.setdefault("d", {})
+        mid = e["message_id"]
+        if not _earlier(dels.get(mid), t, eid):
+            return False
+        dels[mid] = [t, eid]
+        return True
+    if typ == "conversation.status_changed":
+        changes = state.setdefault("s", {})
+        if eid in changes:
+            return False
+        changes[eid] = [t, eid] + [g(f) for f in STATUS_FIELDS]
+        return True
+    if typ in ("lock.acquired", "lock.released"):
+        ends = state.setdefault("la" if typ == "lock.acquired" else "lr", {})
+        lid = e["lock_id"]
+        if not _earlier(ends.get(lid), t, eid):
+            return False
+        ends[lid] = [t, eid, e["agent_id"], g("team_id")]
+        return True
+    if typ == "csat.sent":
+        sent = state.setdefault("cs", {})
+        sid = e["survey_id"]
+        if not _later(sent.get(sid), t, eid):
+            return False
+        sent[sid] = [t, eid, g("agent_id"), g("team_id")]
+        return True
+    if typ == "csat.answered":
+        answers = state.setdefault("ca", {})
+        sid = e["survey_id"]
+        if not _later(answers.get(sid), t, eid):
+            return False
+        answers[sid] = [t, eid, e["completed_status"], g("score"), g("follow_up_question"), g("follow_up_answer")]
+        return True
+    if typ in ANNOTATION_KINDS:
+        notes = state.setdefault("a", {})
+        if eid in notes:
+            return False
+        target = e["topic_id"] if typ.startswith("topic.") else e["tag_id"]
+        notes[eid] = [t, eid, typ, target, g("message_id"), g("agent_id"), g("team_id"), g("virtual_agent_id")]
+        return True
+    raise ValueError(f"not a conversation event: {typ}")
+
+
+# ---------------------------------------------------------------- derived facts
+
+
+def stamp(fact: list) -> tuple:
+    return (fact[0], fact[1])
+
+
+def exists(state: dict) -> bool:
+    """A conversation exists once it has a message.created or a status change."""
+    return bool(state.get("m")) or bool(state.get("s"))
+
+
+def messages(state: dict) -> list[list]:
+    """Created messages, by (time, event_id)."""
+    return sorted(state.get("m", {}).values(), key=stamp)
+
+
+def message_ids(state: dict) -> dict[str, list]:
+    return state.get("m", {})
+
+
+def first_message(state: dict) -> list | None:
+    msgs = state.get("m")
+    return min(msgs.values(), key=stamp) if msgs else None
+
+
+def channel(state: dict) -> str | None:
+    first = first_message(state)
+    return first[M_CHANNEL] if first else None
+
+
+def contact(state: dict) -> str | None:
+    first = first_message(state)
+    return first[M_CONTACT] if first else None
+
+
+def status_changes(state: dict) -> list[list]:
+    return sorted(state.get("s", {}).values(), key=stamp)
+
+
+def created_at(state: dict) -> int:
+    """Time of the first message.created, else of the conversation's first event."""
+    first = first_message(state)
+    if first:
+        return first[M_T]
+    return min(f[0] for f in _all_facts(state))
+
+
+def current_status(changes: list[list]) -> str:
+    return changes[-1][S_STATUS] if changes else "NEW"
+
+
+def resolutions(changes: list[list]) -> list[list]:
+    return [c for c in changes if c[S_STATUS] == "RESOLVED"]
+
+
+def last_status_change_by_agent(changes: list[list]) -> list | None:
+    """Latest change to PENDING or RESOLVED that names an agent."""
+    for c in reversed(changes):
+        if c[S_STATUS] in ("PENDING", "RESOLVED") and c[S_AGENT] is not None:
+            return c
+    return None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    change: list
+    with_reply: bool
+    resolution_time_us: int | None  # resolution − first INBOUND message
+
+
+def resolution_cycles(state: dict, changes: list[list] | None = None) -> list[Resolution]:
+    """Each resolution with its cycle (previous resolution's time, its time]."""
+    if changes is None:
+        changes = status_changes(state)
+    msgs = messages(state)
+    outbound_times = sorted(m[M_T] for m in msgs if m[M_DIR] == "OUTBOUND")
+    first_inbound = next((m[M_T] for m in msgs if m[M_DIR] == "INBOUND"), None)
+    result = []
+    previous = None
+    for r in resolutions(changes):
+        t = r[S_T]
+        lo = bisect_right(outbound_times, previous) if previous is not None else 0
+        hi = bisect_right(outbound_times, t)
+        result.append(Resolution(r, hi > lo, None if first_inbound is None else t - first_inbound))
+        previous = t
+    return result
+
+
+@dataclass(frozen=True)
+class Response:
+    new_change: list  # the NEW status change
+    outbound: list  # the human outbound message
+
+    @property
+    def time_us(self) -> int:
+        return self.outbound[M_T] - self.new_change[S_T]
+
+
+def human_outbounds(state: dict) -> list[list]:
+    return [m for m in messages(state) if m[M_DIR] == "OUTBOUND" and m[M_AGENT] is not None]
+
+
+def responses(state: dict, changes: list[list] | None = None) -> list[Response]:
+    """Pairs (NEW change n, human outbound h): h is the earliest human outbound at or
+    after n, and n the latest NEW change at or before h."""
+    if changes is None:
+        changes = status_changes(state)
+    news = [c for c in changes if c[S_STATUS] == "NEW"]
+    if not news:
+        return []
+    outs = human_outbounds(state)
+    new_times = [n[S_T] for n in news]
+    out_times = [h[M_T] for h in outs]
+    pairs = []
+    for h in outs:
+        i = bisect_right(new_times, h[M_T]) - 1
+        if i < 0:
+            continue
+        n = news[i]
+        if outs[bisect_left(out_times, n[S_T])] is h:
+            pairs.append(Response(n, h))
+    return pairs
+
+
+@dataclass(frozen=True)
+class LockSession:
+    lock_id: str
+    agent_id: str
+    team_id: str | None
+    acquired_us: int
+    released_us: int
+    kind: str  # "handle" | "no_reply" | "cherry_picking"
+
+    @property
+    def duration_us(self) -> int:
+        return self.released_us - self.acquired_us
+
+
+def lock_sessions(state: dict, changes: list[list] | None = None) -> list[LockSession]:
+    """Sessions whose both ends are known, classified (handle, no-reply, cherry-picking)."""
+    acquired = state.get("la", {})
+    released = state.get("lr", {})
+    if not acquired or not released:
+        return []
+    if changes is None:
+        changes = status_changes(state)
+    outs = human_outbounds(state)
+    sessions = []
+    for lid in sorted(acquired.keys() & released.keys()):
+        a, r = acquired[lid], released[lid]
+        agent = a[2]
+        lo, hi = a[0], r[0]
+        if any(h[M_AGENT] == agent and lo <= h[M_T] <= hi for h in outs):
+            kind = "handle"
+        elif any(c[S_STATUS] == "RESOLVED" and c[S_AGENT] == agent and lo <= c[S_T] <= hi for c in changes):
+            kind = "no_reply"
+        else:
+            kind = "cherry_picking"
+        sessions.append(LockSession(lid, agent, a[3] if a[3] is not None else r[3], lo, hi, kind))
+    return sessions
+
+
+def annotations(state: dict) -> list[list]:
+    return sorted(state.get("a", {}).values(), key=stamp)
+
+
+def current_annotations(notes: list[list], prefix: str) -> dict[tuple, list]:
+    """Latest applied/removed per (target, message) for topics or tags: those applied.
+
+    Returns {(target_id, message_id): applied_fact}; message_id is None for topics.
+    """
+    latest: dict[tuple, list] = {}
+    for a in notes:
+        if a[A_KIND].startswith(prefix):
+            latest[(a[A_TARGET], a[A_MESSAGE] if prefix == "tag." else None)] = a
+    return {k: a for k, a in latest.items() if a[A_KIND].endswith(".applied")}
+
+
+def ordered_current(current: dict[tuple, list]) -> list[str]:
+    """Target ids, by the time of the application that made each current, then id."""
+    return [a[A_TARGET] for a in sorted(current.values(), key=lambda a: (a[A_T], a[A_TARGET]))]
+
+
+def current_topics(state: dict) -> list[str]:
+    return ordered_current(current_annotations(annotations(state), "topic."))
+
+
+def current_tags_by_message(state: dict) -> dict[str, list[str]]:
+    by_message: dict[str, dict] = {}
+    for key, a in current_annotations(annotations(state), "tag.").items():
+        by_message.setdefault(key[1], {})[key] = a
+    return {mid: ordered_current(cur) for mid, cur in by_message.items()}
+
+
+def language(state: dict) -> str | None:
+    for m in reversed(messages(state)):
+        if m[M_LANG]:
+            return m[M_LANG]
+    return None
+
+
+def csat(state: dict) -> tuple[list, list | None] | None:
+    """The latest sent survey and its latest answer (None when unanswered)."""
+    sent = state.get("cs")
+    if not sent:
+        return None
+    survey_id, s = max(sent.items(), key=lambda kv: stamp(kv[1]))
+    return s, state.get("ca", {}).get(survey_id)
+
+
+def message_view(state: dict, message_id: str, m: list) -> list:
+    """The created message with the latest updatable values applied."""
+    upd = state.get("u", {}).get(message_id)
+    if not upd:
+        return m
+    view = list(m)
+    for field, pos in UPDATABLE.items():
+        u = upd.get(field)
+        if u is not None and (u[0], u[1]) > (m[M_T], m[M_EID]):
+            view[pos] = u[2]
+    return view
+
+
+def message_last_updated(state: dict, message_id: str, m: list | None) -> int:
+    """Latest event about a message: created, updated, deleted, tag change."""
+    times = [m[M_T]] if m else []
+    upd = state.get("u", {}).get(message_id)
+    if upd and "_" in upd:
+        times.append(upd["_"][0])
+    dele = state.get("d", {}).get(message_id)
+    if dele:
+        times.append(dele[0])
+    times.extend(a[A_T] for a in state.get("a", {}).values() if a[A_MESSAGE] == message_id and a[A_KIND].startswith("tag."))
+    return max(times)
+
+
+def _all_facts(state: dict):
+    """Every fact that counts for Last Updated (lock sessions need both ends,
+    answers need their survey to have been sent)."""
+    yield from state.get("m", {}).values()
+    for upd in state.get("u", {}).values():
+        if "_" in upd:
+            yield upd["_"]
+    yield from state.get("d", {}).values()
+    yield from state.get("s", {}).values()
+    acquired, released = state.get("la", {}), state.get("lr", {})
+    for lid in acquired.keys() & released.keys():
+        yield acquired[lid]
+        yield released[lid]
+    sent = state.get("cs", {})
+    yield from sent.values()
+    for sid, answer in state.get("ca", {}).items():
+        if sid in sent:
+            yield answer
+    yield from state.get("a", {}).values()
+
+
+def last_updated(state: dict) -> int:
+    return max(f[0] for f in _all_facts(state))

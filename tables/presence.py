@@ -1,0 +1,34 @@
+"""An agent's presence changes, kept as facts by event_id; intervals are derived.
+
+Stored per ``agent_id`` as ``{event_id: [t, state, away_state]}``.
+"""
+from __future__ import annotations
+
+
+def apply(state: dict, event: dict) -> bool:
+    eid = event["event_id"]
+    if eid in state:
+        return False
+    state[eid] = [event["t"], event["state"], event.get("away_state")]
+    return True
+
+
+def intervals(state: dict) -> list[tuple[int, int | None, str, str | None]]:
+    """(from, to or None while ongoing, state, away_state) for every interval, OFFLINE included.
+
+    A change repeating the current state and away state is ignored; an interval
+    whose next change has the same time is dropped.
+    """
+    changes = sorted((f[0], eid, f[1], f[2]) for eid, f in state.items())
+    kept = []
+    for c in changes:
+        if kept and kept[-1][2] == c[2] and kept[-1][3] == c[3]:
+            continue
+        kept.append(c)
+    result = []
+    for i, c in enumerate(kept):
+        end = kept[i + 1][0] if i + 1 < len(kept) else None
+        if end is not None and end == c[0]:
+            continue
+        result.append((c[0], end, c[2], c[3]))
+    return result
