@@ -1,7 +1,15 @@
-"""Which store each export scans, and how its rows are built, sorted and headed."""
+"""Which stores each export scans, and how its rows are built, merged, sorted and headed.
+
+Two shapes of report:
+- *row reports* (one row per conversation, message or response): each scanned
+  state yields ``(sort_key, row)`` and the coordinator only sorts;
+- *aggregate reports* (per agent, team, contact, topic, ...): each scanned state
+  yields ``(group_key, partial)``; partials are merged with ``merge`` (in the
+  shard, then across shards) and ``finish`` turns each group into a row.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from exporters import conversations, messages, responses
@@ -11,20 +19,42 @@ from exporters.headers import HEADERS
 @dataclass(frozen=True)
 class Report:
     export_type: str
-    source: str  # the table whose partitions are scanned: "conversations"
-    rows: Callable  # (ctx, key, state) -> iterable of (sort_key, row)
+    # table name -> (ctx, key, state) -> iterable of (sort_key, row) or (group_key, partial)
+    sources: dict[str, Callable]
+    merge: Callable | None = None  # (partial, partial) -> partial
+    finish: Callable | None = None  # (ctx, group_key, partial) -> iterable of (sort_key, row)
+    requires: tuple[str, ...] = field(default=())
 
     @property
     def header(self) -> list[str]:
         return HEADERS[self.export_type]
 
+    @property
+    def aggregate(self) -> bool:
+        return self.merge is not None
+
+
+def group_key(key):
+    """Group keys travel as JSON: lists come back as lists; make them hashable again."""
+    return tuple(key) if isinstance(key, list) else key
+
+
+def combine(report: Report, items, into: dict | None = None) -> dict:
+    """Merge (group_key, partial) items into {group_key: partial}."""
+    groups = {} if into is None else into
+    for key, partial in items:
+        key = group_key(key)
+        previous = groups.get(key)
+        groups[key] = partial if previous is None else report.merge(previous, partial)
+    return groups
+
 
 REPORTS: dict[str, Report] = {
     r.export_type: r
     for r in (
-        Report("conversations_resolved", "conversations", conversations.resolved_rows),
-        Report("conversations_open", "conversations", conversations.open_rows),
-        Report("messages", "conversations", messages.rows),
-        Report("agent_responses", "conversations", responses.rows),
+        Report("conversations_resolved", {"conversations": conversations.resolved_rows}),
+        Report("conversations_open", {"conversations": conversations.open_rows}),
+        Report("messages", {"conversations": messages.rows}),
+        Report("agent_responses", {"conversations": responses.rows}),
     )
 }

@@ -26,7 +26,7 @@ from convoflow.events import TOPICS, parse_time
 from convoflow.topics import changelog_topic, end_offsets, partitions_of
 from exporters import csvfile
 from exporters.context import ReportContext
-from exporters.reports import REPORTS
+from exporters.reports import REPORTS, combine
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
 from streams.runtime import Runtime, dumps, loads, log
@@ -37,6 +37,10 @@ STORE_META_PREFIX = b"__faust"
 
 def now_rfc3339() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def report_context(replica: Replica, runtime: Runtime, req: ExportRequest, as_of_us: int) -> ReportContext:
+    return ReportContext(req, as_of_us, replica.directory, replica.contact_identifiers, runtime.settings.url_template)
 
 
 class Inbox:
@@ -152,7 +156,15 @@ class Coordinator:
         await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs + self.internal))
         parts = await self.fan_out(req, "scan", offsets={}, replica=await end_offsets(consumer, self.replicated),
                                    request=req.params(), as_of_us=parse_time(as_of))
-        rows = sorted((r for part in parts for r in part), key=lambda r: r[0])
+        if report.aggregate:
+            groups: dict = {}
+            for part in parts:
+                combine(report, part, groups)
+            ctx = report_context(self.replica, self.runtime, req, parse_time(as_of))
+            rows = sorted((r for key, partial in groups.items() for r in report.finish(ctx, key, partial)),
+                          key=lambda r: r[0])
+        else:
+            rows = sorted((r for part in parts for r in part), key=lambda r: r[0])
         os.makedirs(self.runtime.settings.export_dir, exist_ok=True)
         path = os.path.abspath(os.path.join(self.runtime.settings.export_dir, f"{req.request_id}.csv"))
         count = csvfile.write(path, report.header, (r[1] for r in rows))
@@ -210,24 +222,23 @@ class Shards:
             await self.reply(token, p, [], True, error=str(exc) or repr(exc))
 
     async def scan(self, token: str, p: int, req: dict) -> None:
-        params = req["request"]
-        params["channels"] = tuple(params["channels"])
+        params = {**req["request"], "channels": tuple(req["request"]["channels"])}
         report = REPORTS[req["export_type"]]
-        ctx = ReportContext(
-            ExportRequest(**params), req["as_of_us"], self.replica.directory, self.replica.contact_identifiers,
-            self.runtime.settings.url_template,
-        )
-        db = self.tables[report.source].data._db_for_partition(p)
-        rows = []
-        for key, value in db.items():
-            if key.startswith(STORE_META_PREFIX):
-                continue
-            rows.extend(report.rows(ctx, key.decode(), orjson.loads(value)))
-        rows.sort(key=lambda r: r[0])
+        ctx = report_context(self.replica, self.runtime, ExportRequest(**params), req["as_of_us"])
+        items = []
+        for source, build in report.sources.items():
+            db = self.tables[source].data._db_for_partition(p)
+            for key, value in db.items():
+                if not key.startswith(STORE_META_PREFIX):
+                    items.extend(build(ctx, key.decode(), orjson.loads(value)))
+        if report.aggregate:
+            items = [[k, v] for k, v in combine(report, items).items()]
+        else:
+            items.sort(key=lambda r: r[0])
         chunk, size = [], 0
-        for r in rows:
-            chunk.append(r)
-            size += sum(len(c) for c in r[1]) + 16 * len(r[1])
+        for item in items:
+            chunk.append(item)
+            size += len(dumps(item))
             if size >= PART_BYTES:
                 await self.reply(token, p, chunk, False)
                 chunk, size = [], 0

@@ -1,0 +1,152 @@
+"""Real workers (subprocesses) on the real broker, each deployment under its own topic prefix."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import orjson
+
+from convoflow.config import Settings
+from convoflow.publish import publish_events, request_export
+
+BROKER = os.environ.get("CONVOFLOW_BROKER", "kafka://127.0.0.1:9092")
+
+
+def broker_reachable() -> bool:
+    host, port = BROKER.split("://", 1)[-1].split(",")[0].rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Deployment:
+    """One convoflow deployment: a topic prefix, its workers, an export folder."""
+
+    def __init__(self, root: Path, partitions: int = 4):
+        self.root = root
+        self.prefix = f"t{uuid.uuid4().hex[:10]}-"
+        self.partitions = partitions
+        self.export_dir = root / "exports"
+        self.settings = Settings(broker=BROKER, topic_prefix=self.prefix, partitions=partitions, export_dir=str(self.export_dir))
+        self.workers: list[Worker] = []
+
+    def start_worker(self) -> "Worker":
+        w = Worker(self, len(self.workers))
+        self.workers.append(w)
+        w.start()
+        return w
+
+    def publish(self, events: list[dict]):
+        return asyncio.run(publish_events(self.settings, events))
+
+    def export(self, export_type: str, time_zone: str, date_from: str, date_to: str, channels=None, as_of=None,
+               request_id: str | None = None, timeout: float = 180) -> tuple[dict, bytes | None]:
+        request = {"request_id": request_id or uuid.uuid4().hex, "export_type": export_type, "time_zone": time_zone,
+                   "date_from": date_from, "date_to": date_to}
+        if channels:
+            request["channels"] = channels
+        if as_of:
+            request["as_of"] = as_of
+        result = asyncio.run(request_export(self.settings, request, timeout))
+        body = Path(result["file"]).read_bytes() if result["status"] == "completed" else None
+        return result, body
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
+
+    def logs(self) -> str:
+        return "\n".join(w.log_path.read_text(errors="replace") for w in self.workers if w.log_path.exists())
+
+
+class Worker:
+    def __init__(self, deployment: Deployment, index: int):
+        self.deployment = deployment
+        self.index = index
+        self.port = free_port()
+        self.data_dir = deployment.root / f"worker-{index}"
+        self.log_path = deployment.root / f"worker-{index}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        d = self.deployment
+        cmd = [sys.executable, "-m", "convoflow.cli", "worker", "--broker", BROKER, "--topic-prefix", d.prefix,
+               "--partitions", str(d.partitions), "--data-dir", str(self.data_dir), "--export-dir", str(d.export_dir),
+               "--web-port", str(self.port)]
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(d.root))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"worker did not answer on /health:\n{self.log_path.read_text()[-3000:]}")
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def problems_in_log(text: str) -> list[str]:
+    """Lines that show a crash: tracebacks and errors (expected bad input logs no traceback)."""
+    return [line for line in text.splitlines() if "Traceback" in line or "[ERROR]" in line or "[CRITICAL]" in line]
+
+
+def cell_diff(expected: bytes, actual: bytes, limit: int = 10) -> str:
+    import csv
+    import io
+
+    e = list(csv.reader(io.StringIO(expected.decode())))
+    a = list(csv.reader(io.StringIO(actual.decode())))
+    out = [f"expected {len(e)} lines, got {len(a)}"]
+    for i, (er, ar) in enumerate(zip(e, a)):
+        if er != ar:
+            header = e[0]
+            for j, (x, y) in enumerate(zip(er, ar)):
+                if x != y:
+                    out.append(f"line {i} col {header[j] if j < len(header) else j}: expected {x!r} got {y!r}")
+            if len(er) != len(ar):
+                out.append(f"line {i}: {len(er)} vs {len(ar)} cells")
+            if len(out) > limit:
+                break
+    return "\n".join(out)
+
+
+def dumps(obj) -> bytes:
+    return orjson.dumps(obj)

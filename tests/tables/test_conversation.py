@@ -1,0 +1,149 @@
+"""The per-conversation rules, on hand-made facts (no Faust, no Kafka)."""
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convoflow.events import parse_time
+from tables import conversation as conv
+
+T0 = "2024-07-18T09:00:00Z"
+
+
+def at(minutes: float) -> str:
+    us = parse_time(T0) + int(minutes * 60_000_000)
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(us / 1e6, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+_n = iter(range(10**9))
+
+
+def ev(typ, minutes, **fields):
+    e = {"type": typ, "event_id": fields.pop("event_id", f"e{next(_n):06d}"), "occurred_at": at(minutes), "conversation_id": "c1"}
+    e["t"] = parse_time(e["occurred_at"])
+    e.update(fields)
+    return e
+
+
+def msg(minutes, mid, direction, agent=None, **kw):
+    return ev("message.created", minutes, message_id=mid, direction=direction, channel_id="ch1",
+              contact_profile_id="ct1", message_type="TEXT", agent_id=agent, **kw)
+
+
+def status(minutes, s, **kw):
+    return ev("conversation.status_changed", minutes, status=s, **kw)
+
+
+def build(events):
+    state = conv.new_state()
+    for e in events:
+        conv.apply(state, {k: v for k, v in e.items() if v is not None})
+    return state
+
+
+def test_first_response_after_handover_pairs_latest_new_with_first_outbound():
+    state = build([
+        msg(0, "m1", "INBOUND"), status(0, "NEW", started_by="CONTACT_MESSAGE"),
+        msg(1, "m2", "OUTBOUND", virtual_agent_id="va1"),
+        status(2, "NEW", started_by="VA_HANDED_OVER_CONVERSATION"),
+        msg(5, "m3", "OUTBOUND", agent="a1"), msg(6, "m4", "OUTBOUND", agent="a1"),
+        status(10, "NEW", started_by="CONTACT_MESSAGE"), msg(12, "m5", "OUTBOUND", agent="a2"),
+    ])
+    pairs = conv.responses(state)
+    assert [(p.new_change[conv.S_STARTED_BY], p.time_us // 60_000_000) for p in pairs] == [
+        ("VA_HANDED_OVER_CONVERSATION", 3), ("CONTACT_MESSAGE", 2)]
+
+
+def test_outbound_before_any_new_is_no_response():
+    state = build([msg(0, "m1", "OUTBOUND", agent="a1"), status(1, "NEW", started_by="AGENT_MOVED")])
+    assert conv.responses(state) == []
+
+
+def test_lock_sessions_are_classified_by_what_the_same_agent_did_inside():
+    state = build([
+        msg(0, "m1", "INBOUND"), status(0, "NEW", started_by="CONTACT_MESSAGE"),
+        ev("lock.acquired", 1, lock_id="l1", agent_id="a1", team_id="t1"),
+        msg(2, "m2", "OUTBOUND", agent="a1"),
+        ev("lock.released", 3, lock_id="l1", agent_id="a1"),
+        ev("lock.acquired", 4, lock_id="l2", agent_id="a2", team_id="t2"),
+        ev("lock.released", 5, lock_id="l2", agent_id="a2"),
+        ev("lock.acquired", 6, lock_id="l3", agent_id="a1"),
+        status(7, "RESOLVED", agent_id="a1", resolved_by="AGENT", resolve_trigger="HUMAN_AGENT"),
+        ev("lock.released", 8, lock_id="l3", agent_id="a1", team_id="t1"),
+        ev("lock.acquired", 9, lock_id="l4", agent_id="a1"),  # never released: not a session
+    ])
+    sessions = {s.lock_id: (s.kind, s.team_id, s.duration_us // 60_000_000) for s in conv.lock_sessions(state)}
+    assert sessions == {"l1": ("handle", "t1", 2), "l2": ("cherry_picking", "t2", 1), "l3": ("no_reply", "t1", 2)}
+
+
+def test_resolution_cycles_with_and_without_reply():
+    state = build([
+        msg(0, "m1", "INBOUND"), msg(1, "m2", "OUTBOUND", agent="a1"),
+        status(2, "RESOLVED", resolved_by="AGENT", resolve_trigger="HUMAN_AGENT"),
+        msg(3, "m3", "INBOUND"),
+        status(4, "RESOLVED", resolved_by="SYSTEM", resolve_trigger="AUTO_RESOLVE"),
+    ])
+    cycles = conv.resolution_cycles(state)
+    assert [(c.with_reply, c.resolution_time_us // 60_000_000) for c in cycles] == [(True, 2), (False, 4)]
+
+
+def test_current_topics_follow_the_latest_event_and_order_by_application():
+    state = build([
+        status(0, "NEW", started_by="X"),
+        ev("topic.applied", 1, topic_id="b"), ev("topic.applied", 2, topic_id="a"),
+        ev("topic.removed", 3, topic_id="b"), ev("topic.applied", 4, topic_id="b"),
+        ev("topic.applied", 5, topic_id="c"), ev("topic.removed", 6, topic_id="c"),
+    ])
+    assert conv.current_topics(state) == ["a", "b"]
+
+
+def test_message_updates_latest_value_wins_and_first_create_counts():
+    state = build([
+        msg(0, "m1", "INBOUND", content="one"),
+        msg(1, "m1", "INBOUND", content="duplicate create, ignored"),
+        ev("message.updated", 3, message_id="m1", content="three"),
+        ev("message.updated", 2, message_id="m1", content="two", post_url="u"),
+        ev("message.deleted", 5, message_id="m1"), ev("message.deleted", 4, message_id="m1"),
+    ])
+    m = state["m"]["m1"]
+    view = conv.message_view(state, "m1", m)
+    assert (view[conv.M_CONTENT], view[conv.M_POST_URL]) == ("three", "u")
+    assert state["d"]["m1"][0] == parse_time(at(4))
+    assert conv.message_last_updated(state, "m1", m) == parse_time(at(4))  # the second delete does not count
+
+
+def test_last_updated_ignores_unreleased_locks_and_unsent_surveys():
+    state = build([
+        msg(0, "m1", "INBOUND"),
+        ev("lock.acquired", 5, lock_id="l1", agent_id="a1"),
+        ev("csat.answered", 6, survey_id="s1", completed_status="COMPLETED", score=5),
+    ])
+    assert conv.last_updated(state) == parse_time(at(0))
+    assert conv.csat(state) is None
+
+
+def _scenario():
+    return [
+        msg(0, "m1", "INBOUND", language="en"), status(0, "NEW", started_by="CONTACT_MESSAGE"),
+        ev("lock.acquired", 1, lock_id="l1", agent_id="a1"), msg(2, "m2", "OUTBOUND", agent="a1"),
+        ev("lock.released", 3, lock_id="l1", agent_id="a1"),
+        ev("tag.applied", 3, message_id="m1", tag_id="g1"), ev("tag.removed", 4, message_id="m1", tag_id="g1"),
+        ev("topic.applied", 4, topic_id="p1"),
+        status(5, "RESOLVED", agent_id="a1", resolved_by="AGENT", resolve_trigger="HUMAN_AGENT"),
+        ev("csat.sent", 6, survey_id="s1", agent_id="a1"),
+        ev("csat.answered", 7, survey_id="s1", completed_status="COMPLETED", score=4),
+        ev("csat.answered", 8, survey_id="s1", completed_status="COMPLETED", score=2),
+        ev("message.updated", 9, message_id="m2", content="edited"),
+        msg(9, "m3", "INBOUND", language="nl"),
+    ]
+
+
+SCENARIO = _scenario()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(SCENARIO), st.lists(st.sampled_from(SCENARIO), max_size=8))
+def test_state_is_independent_of_order_and_duplicates(order, duplicates):
+    expected = orjson.dumps(build(SCENARIO), option=orjson.OPT_SORT_KEYS)
+    assert orjson.dumps(build(list(order) + duplicates), option=orjson.OPT_SORT_KEYS) == expected
