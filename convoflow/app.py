@@ -14,7 +14,7 @@ import faust
 
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
-from streams import contacts, conversations, directory, exports, presence, web
+from streams import contacts, conversations, directory, exports, people, presence, web
 from streams.replica import Replica
 from streams.runtime import Runtime
 
@@ -49,6 +49,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         "presence": presence.register(app, runtime),
         "directory": directory.register(app, runtime),
     }
+    tables["people"], tables["people_days"] = people.register(app, runtime)
     replica = Replica(settings)
     inbox, _ = exports.register(app, runtime, replica, tables)
     web.register(app, runtime)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from convoflow.events import TOPICS
 
-INTERNAL_TOPICS = ("contact-updates", "export-shards", "export-parts")
+INTERNAL_TOPICS = ("contact-updates", "people-updates", "export-shards", "export-parts")
 CONTROL_TOPICS = ("export-requests", "export-results", "dead-letters")
 
 

@@ -22,10 +22,11 @@ def timestamp(us: int | None, tz: ZoneInfo) -> str:
 
 
 def seconds(us: int | None) -> str:
-    """Whole seconds, rounded half up, from exact microseconds."""
+    """Whole seconds, rounded half up (halves away from zero), from exact microseconds."""
     if us is None:
         return ""
-    return str((us + 500_000) // 1_000_000)
+    whole = (abs(us) + 500_000) // 1_000_000
+    return str(whole if us >= 0 else -whole)
 
 
 def average_seconds(total_us: int, count: int) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from exporters import conversations, messages, responses
+from exporters import conversations, messages, people, responses
 from exporters.headers import HEADERS
+from exporters import catalog, contacts, presence  # agent_presence, topics, tags, virtual_agents, contacts, contact_attributes
 
 
 @dataclass(frozen=True)
@@ -56,5 +57,19 @@ REPORTS: dict[str, Report] = {
         Report("conversations_open", {"conversations": conversations.open_rows}),
         Report("messages", {"conversations": messages.rows}),
         Report("agent_responses", {"conversations": responses.rows}),
+        Report("agent_metrics", {"people_days": people.agent_day_rows, "presence": people.presence_rows},
+               merge=people.merge, finish=people.agent_row),
+        Report("teams", {"people_days": people.team_day_rows}, merge=people.merge, finish=people.team_row),
+        Report("agent_presence", {"presence": presence.rows}),
+        Report("topics", {"conversations": catalog.topic_partials}, catalog.merge_counts, catalog.topic_finish),
+        Report("tags", {"conversations": catalog.tag_partials}, catalog.tag_merge, catalog.tag_finish),
+        Report("virtual_agents", {"conversations": catalog.virtual_agent_partials}, catalog.merge_counts,
+               catalog.virtual_agent_finish),
+        Report("contacts", {"conversations": contacts.contact_partials_from_conversation,
+                            "contacts": contacts.contact_partials_from_contact},
+               contacts.contact_merge, contacts.contact_finish),
+        Report("contact_attributes", {"conversations": contacts.attribute_partials_from_conversation,
+                                      "contacts": contacts.attribute_partials_from_contact},
+               contacts.attribute_merge, contacts.attribute_finish),
     )
 }

@@ -5,7 +5,9 @@ Messages, status changes, locks, surveys and annotations all share the key
 a conversation. Each batch is grouped by partition and by conversation: one
 read, the events folded in (``tables.conversation.apply``), one write.
 Every ``message.created`` also tells its contact's partition the contact's
-identifiers (``contact-updates``, merged there by max, so resending is harmless).
+identifiers (``contact-updates``, merged there by max, so resending is harmless),
+and every touched conversation sends its agents and teams what it contributes
+to them (``people-updates``, see streams/people.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections import defaultdict
 
 from convoflow.events import CONVERSATION_TOPICS
 from streams.ingest import accepted
+from streams.people import send_contributions
 from streams.runtime import Runtime, by_partition, dumps, loads, partition_context
 from tables import contact, conversation
 
@@ -40,6 +43,7 @@ def register(app, runtime: Runtime):
                         state = loads(table.get(cid)) or conversation.new_state()
                         for _, e in items:
                             conversation.apply(state, e)
+                        await send_contributions(app, runtime, cid, state)
                         # Written even when unchanged: a replay after a crash re-sends the
                         # changelog record that may not have reached the broker before.
                         table[cid] = dumps(state)

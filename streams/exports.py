@@ -97,7 +97,7 @@ class Coordinator:
         self.log_table = log_table
         s = runtime.settings
         self.inputs = [s.topic(t) for t in TOPICS]
-        self.internal = [s.topic("contact-updates")]
+        self.internal = [s.topic("contact-updates"), s.topic("people-updates")]
         self.replicated = [changelog_topic(s, "directory"), changelog_topic(s, "contacts")]
         self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
 

@@ -42,7 +42,7 @@ STATUS_FIELDS = (
 A_T, A_EID, A_KIND, A_TARGET, A_MESSAGE, A_AGENT, A_TEAM, A_VA = range(8)
 ANNOTATION_KINDS = ("topic.applied", "topic.removed", "tag.applied", "tag.removed")
 
-# Lock end: [t, event_id, agent_id, team_id]; survey sent: [t, event_id, agent_id, team_id];
+# Lock end: [t, event_id, agent_id, team_id]; survey sent (the first counts): [t, event_id, agent_id, team_id];
 # survey answer: [t, event_id, completed_status, score, follow_up_question, follow_up_answer]
 
 
@@ -105,7 +105,7 @@ def apply(state: dict, e: dict) -> bool:
     if typ == "csat.sent":
         sent = state.setdefault("cs", {})
         sid = e["survey_id"]
-        if not _later(sent.get(sid), t, eid):
+        if not _earlier(sent.get(sid), t, eid):
             return False
         sent[sid] = [t, eid, g("agent_id"), g("team_id")]
         return True

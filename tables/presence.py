@@ -9,7 +9,9 @@ def apply(state: dict, event: dict) -> bool:
     eid = event["event_id"]
     if eid in state:
         return False
-    state[eid] = [event["t"], event["state"], event.get("away_state")]
+    # The away state names an AWAY period only; an empty name is no name.
+    away = (event.get("away_state") or None) if event["state"] == "AWAY" else None
+    state[eid] = [event["t"], event["state"], away]
     return True
 
 

@@ -1,0 +1,104 @@
+"""agent_metrics and teams, read from the per-day aggregates of streams/people.py (and presence)."""
+from __future__ import annotations
+
+from convoflow.events import parse_time
+from exporters import csvfile as cell
+from exporters.context import ReportContext
+from tables import people, presence
+from tables.people import DAY_US
+
+
+def _day_rows(kind: str):
+    def rows(ctx: ReportContext, key: str, record: dict):
+        owner, day = key.rsplit("|", 1)
+        owner_kind, owner_id = owner.split(":", 1)
+        day = int(day)
+        if owner_kind != kind or (day + 1) * DAY_US <= ctx.start_us or day * DAY_US >= ctx.end_us:
+            return
+        partial = people.in_range(day, record, ctx.start_us, ctx.end_us, ctx.channels)
+        if partial:
+            yield owner_id, {"p": partial}
+
+    return rows
+
+
+def presence_rows(ctx: ReportContext, agent_id: str, state: dict):
+    """Available and Away time inside R; an ongoing interval ends at as_of."""
+    available = away = 0
+    present = False
+    for start, end, kind, _ in presence.intervals(state):
+        if kind not in ("AVAILABLE", "AWAY"):
+            continue
+        stop = end if end is not None else ctx.as_of_us
+        if start < ctx.end_us and stop > ctx.start_us:
+            present = True
+            overlap = max(0, min(stop, ctx.end_us) - max(start, ctx.start_us))
+            if kind == "AVAILABLE":
+                available += overlap
+            else:
+                away += overlap
+    if present:
+        yield agent_id, {"av": available, "aw": away, "present": True}
+
+
+def merge(a: dict, b: dict) -> dict:
+    out = {"p": people.merged(a.get("p", {}), b.get("p", {}))}
+    for field in ("av", "aw"):
+        out[field] = a.get(field, 0) + b.get(field, 0)
+    out["present"] = a.get("present", False) or b.get("present", False)
+    return out
+
+
+def _common(p: dict) -> dict:
+    handled = len(p.get("handled", {}))
+    return {
+        "handle": p.get("handle_us", 0),
+        "no_reply": p.get("no_reply_us", 0),
+        "cherry": p.get("cherry_us", 0),
+        "avg_handle": cell.average_seconds(p.get("handle_us", 0), handled),
+        "contacts": str(len(p.get("contacts", {}))),
+        "csat": [str(p.get(f"csat{k}", 0)) for k in range(1, 6)],
+    }
+
+
+def agent_row(ctx: ReportContext, agent_id: str, partial: dict):
+    p = partial.get("p", {})
+    active = partial.get("present") or any(
+        p.get(f) for f in ("replies", "resolved_with_reply", "resolved_no_reply", "sessions", "tags", "topics")
+    ) or any(p.get(f"csat{k}") for k in range(1, 6))
+    if not active:
+        return
+    c = _common(p)
+    info = ctx.directory.fields("agent", agent_id)
+    available = partial.get("av", 0)
+    row = [
+        cell.text(agent_id), cell.text(info.get("name")), cell.text(info.get("email")), cell.text(info.get("reference")),
+        cell.seconds(available), cell.seconds(partial.get("aw", 0)), c["contacts"], c["avg_handle"],
+        cell.seconds(c["handle"]), cell.seconds(c["no_reply"]), cell.seconds(c["cherry"]),
+        str(p.get("replies", 0)), str(p.get("resolved_with_reply", 0)), str(p.get("resolved_no_reply", 0)),
+        str(p.get("tags", 0)), str(p.get("topics", 0)),
+        cell.ratio(c["handle"] + c["no_reply"] + c["cherry"], available, 100),
+    ] + c["csat"]
+    yield row, row
+
+
+def team_row(ctx: ReportContext, team_id: str, partial: dict):
+    p = partial.get("p", {})
+    if not p.get("replies"):
+        return
+    c = _common(p)
+    info = ctx.directory.fields("team", team_id)
+    created = info.get("created_at")
+    row = [
+        ctx.ts(parse_time(created)) if created else "", cell.text(team_id), cell.text(info.get("name")),
+        str(p.get("resolved_with_reply", 0)), str(p.get("resolved_no_reply", 0)),
+        cell.average_seconds(p.get("first_response_us", 0), p.get("first_responses", 0)),
+        cell.average_seconds(p.get("resolution_us", 0), p.get("resolutions_timed", 0)),
+        cell.seconds(c["handle"]), cell.seconds(c["no_reply"]), cell.seconds(c["cherry"]), c["avg_handle"],
+        c["contacts"],
+    ] + c["csat"] + [str(p.get("tags", 0)), str(p.get("topics", 0)), str(p.get("replies", 0))]
+    yield row, row
+
+
+agent_day_rows = _day_rows("agent")
+team_day_rows = _day_rows("team")

@@ -1,0 +1,40 @@
+"""agent_presence: one row per AVAILABLE or AWAY interval that overlaps R.
+
+Choices where the spec leaves room:
+- An interval is ``[from, to)``, an ongoing one ``[from, as_of)``; it is listed
+  when that half-open interval and R share at least one instant
+  (``max(from, start) < min(end, R's end)``). So an ongoing interval whose
+  ``from`` is at or after ``as_of`` (an ``as_of`` in the past) is empty and not
+  listed, and an interval ending exactly at R's start is not listed.
+- Duration (s) is ``to − from``, or ``as_of − from`` while ongoing, not clipped to R.
+- Away State is the ``away_state`` of the change that started the interval, as
+  received (also when a producer sent one with ``AVAILABLE``: the repeat rule
+  compares it too, so it is part of what the interval is).
+- Rows by User ID (the cell as written), then From by instant (not by the
+  written text, which is not chronological on a DST fall-back day), then the
+  rest of the row.
+- Presence is never filtered by channel.
+"""
+from __future__ import annotations
+
+from exporters import csvfile as cell
+from exporters.context import ReportContext
+from tables import presence
+
+TYPES = {"AVAILABLE": "Available", "AWAY": "Away"}
+
+
+def rows(ctx: ReportContext, agent_id: str, state: dict):
+    listed = None
+    for start, end, kind, away_state in presence.intervals(state):
+        label = TYPES.get(kind)
+        if label is None:
+            continue
+        until = end if end is not None else ctx.as_of_us
+        if max(start, ctx.start_us) >= min(until, ctx.end_us):
+            continue
+        if listed is None:
+            f = ctx.directory.fields("agent", agent_id)
+            listed = [cell.text(agent_id), cell.text(f.get("name")), cell.text(f.get("email"))]
+        row = listed + [label, cell.text(away_state), ctx.ts(start), ctx.ts(end), cell.seconds(until - start)]
+        yield [row[0], start] + row[1:], row

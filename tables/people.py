@@ -1,0 +1,176 @@
+"""What a conversation contributes to its agents and teams, and how those contributions add up.
+
+A conversation's contribution to one owner (``agent:<id>`` or ``team:<id>``) is
+a map ``{"<channel>|<bucket>": partial}``: its metrics split by the
+conversation's channel (the channel filter works on conversations) and by the
+15-minute UTC bucket of each event's time. Every real time zone's midnight is
+on a 15-minute UTC boundary, so sums of buckets answer any range in any zone
+exactly.
+
+A partial holds counts and exact microsecond sums, plus count maps for the
+distinct values (contacts helped, conversations handled): keeping how many
+contributions named each value lets a retraction remove it again.
+
+The owner keeps, per conversation, the map it last received (so that a new
+version replaces it: ``new − old`` is added to the totals) and, per UTC day,
+the totals of that day's buckets and of the whole day per channel.
+"""
+from __future__ import annotations
+
+from tables import conversation as conv
+from tables.conversation import A_AGENT, A_KIND, A_T, A_TEAM, M_AGENT, M_T, M_TEAM, S_AGENT, S_T, S_TEAM
+
+BUCKET_US = 15 * 60 * 1_000_000
+BUCKETS_PER_DAY = 96
+DAY_US = BUCKET_US * BUCKETS_PER_DAY
+
+COUNTS = ("replies", "sessions", "resolved_with_reply", "resolved_no_reply", "handle_us", "no_reply_us", "cherry_us",
+          "first_response_us", "first_responses", "resolution_us", "resolutions_timed", "tags", "topics",
+          "csat1", "csat2", "csat3", "csat4", "csat5")
+SETS = ("contacts", "handled")
+
+
+def bucket_of(t: int) -> int:
+    return t // BUCKET_US
+
+
+def day_of_bucket(bucket: int) -> int:
+    return bucket // BUCKETS_PER_DAY
+
+
+def _add(contribution: dict, owner: str, channel: str, t: int, field: str, amount: int = 1) -> None:
+    partial = contribution.setdefault(owner, {}).setdefault(f"{channel}|{bucket_of(t)}", {})
+    partial[field] = partial.get(field, 0) + amount
+
+
+def _add_member(contribution: dict, owner: str, channel: str, t: int, field: str, member: str) -> None:
+    partial = contribution.setdefault(owner, {}).setdefault(f"{channel}|{bucket_of(t)}", {})
+    members = partial.setdefault(field, {})
+    members[member] = 1
+
+
+def _owners(agent: str | None, team: str | None):
+    if agent is not None:
+        yield f"agent:{agent}"
+    if team is not None:
+        yield f"team:{team}"
+
+
+def contributions(conversation_id: str, state: dict) -> dict[str, dict[str, dict]]:
+    """{owner: {"<channel>|<bucket>": partial}} for every agent and team the conversation names."""
+    out: dict[str, dict[str, dict]] = {}
+    channel = conv.channel(state) or ""
+    contact = conv.contact(state)
+    changes = conv.status_changes(state)
+    for h in conv.human_outbounds(state):
+        for owner in _owners(h[M_AGENT], h[M_TEAM]):
+            _add(out, owner, channel, h[M_T], "replies")
+            if contact is not None:
+                _add_member(out, owner, channel, h[M_T], "contacts", contact)
+    responses = conv.responses(state, changes)
+    if responses:
+        first = responses[0]
+        team = first.outbound[M_TEAM]
+        if team is not None:
+            _add(out, f"team:{team}", channel, first.outbound[M_T], "first_response_us", first.time_us)
+            _add(out, f"team:{team}", channel, first.outbound[M_T], "first_responses")
+    for r in conv.resolution_cycles(state, changes):
+        c = r.change
+        for owner in _owners(c[S_AGENT], c[S_TEAM]):
+            _add(out, owner, channel, c[S_T], "resolved_with_reply" if r.with_reply else "resolved_no_reply")
+            if r.resolution_time_us is not None:
+                _add(out, owner, channel, c[S_T], "resolution_us", r.resolution_time_us)
+                _add(out, owner, channel, c[S_T], "resolutions_timed")
+    for s in conv.lock_sessions(state, changes):
+        field = {"handle": "handle_us", "no_reply": "no_reply_us", "cherry_picking": "cherry_us"}[s.kind]
+        for owner in _owners(s.agent_id, s.team_id):
+            _add(out, owner, channel, s.released_us, field, s.duration_us)
+            _add(out, owner, channel, s.released_us, "sessions")
+            if s.kind == "handle":
+                _add_member(out, owner, channel, s.released_us, "handled", conversation_id)
+    for sid, sent in state.get("cs", {}).items():
+        answer = state.get("ca", {}).get(sid)
+        if answer is not None and answer[3] is not None:
+            for owner in _owners(sent[2], sent[3]):
+                _add(out, owner, channel, answer[0], f"csat{answer[3]}")
+    for a in state.get("a", {}).values():
+        if a[A_KIND] in ("tag.applied", "topic.applied"):
+            field = "tags" if a[A_KIND] == "tag.applied" else "topics"
+            for owner in _owners(a[A_AGENT], a[A_TEAM]):
+                _add(out, owner, channel, a[A_T], field)
+    return out
+
+
+# ------------------------------------------------------------- partial arithmetic
+
+
+def add_into(total: dict, partial: dict, sign: int = 1) -> None:
+    """total += sign × partial (count maps count how many contributions name each member)."""
+    for field, value in partial.items():
+        if field in SETS:
+            members = total.setdefault(field, {})
+            for member, n in value.items():
+                left = members.get(member, 0) + sign * n
+                if left:
+                    members[member] = left
+                else:
+                    members.pop(member, None)
+            if not members:
+                del total[field]
+        else:
+            left = total.get(field, 0) + sign * value
+            if left:
+                total[field] = left
+            else:
+                total.pop(field, None)
+
+
+def merged(a: dict, b: dict) -> dict:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in a.items()}
+    add_into(out, b)
+    return out
+
+
+def apply_contribution(days: dict[int, dict], old: dict, new: dict) -> set[int]:
+    """Move day totals from a conversation's old contribution map to its new one.
+
+    ``days`` maps a UTC day number to ``{"b": {"<channel>|<bucket>": partial},
+    "t": {"<channel>": partial}}`` and is updated in place (missing days are
+    created); returns the days touched.
+    """
+    touched = set()
+    for key in old.keys() | new.keys():
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        channel, bucket = key.rsplit("|", 1)
+        day = day_of_bucket(int(bucket))
+        record = days.setdefault(day, {"b": {}, "t": {}})
+        for target in (record["b"].setdefault(key, {}), record["t"].setdefault(channel, {})):
+            if before:
+                add_into(target, before, -1)
+            if after:
+                add_into(target, after, 1)
+        if not record["b"][key]:
+            del record["b"][key]
+        if not record["t"][channel]:
+            del record["t"][channel]
+        touched.add(day)
+    return touched
+
+
+def in_range(day: int, record: dict, start_us: int, end_us: int, channels: frozenset | None) -> dict:
+    """The sum of one day's partials that fall in [start, end) and pass the channel filter."""
+    total: dict = {}
+    whole_day = start_us <= day * DAY_US and (day + 1) * DAY_US <= end_us
+    if whole_day:
+        for channel, partial in record.get("t", {}).items():
+            if channels is None or channel in channels:
+                add_into(total, partial)
+        return total
+    for key, partial in record.get("b", {}).items():
+        channel, bucket = key.rsplit("|", 1)
+        t = int(bucket) * BUCKET_US
+        if start_us <= t < end_us and (channels is None or channel in channels):
+            add_into(total, partial)
+    return total
