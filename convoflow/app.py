@@ -59,6 +59,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         await replica.start()
         await inbox.start()
 
+    @app.on_before_shutdown.connect
+    async def stop_readers(app, **kwargs):
+        await inbox.stop()
+        await replica.stop()
+
     return app, runtime
 
 

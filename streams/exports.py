@@ -84,8 +84,10 @@ class Inbox:
                         queue.put_nowait(orjson.loads(r.value))
 
     async def stop(self) -> None:
-        self.task.cancel()
-        await self.consumer.stop()
+        if getattr(self, "task", None):
+            self.task.cancel()
+        if self.consumer is not None:
+            await self.consumer.stop()
 
 
 class Coordinator:
@@ -119,7 +121,7 @@ class Coordinator:
             return
         previous = loads(self.log_table.get(req.request_id))
         if previous is not None:
-            if previous["params"] == req.params():
+            if previous["params"] == loads(dumps(req.params())):
                 await self.publish_result(req.request_id, previous["result"])
             else:
                 await self.fail(req.request_id, req.export_type, requested_at,

@@ -22,7 +22,7 @@ def register(app, runtime: Runtime):
                 return self.json({"error": f"no export {name}"}, status=404)
             with open(path, "rb") as f:
                 body = f.read()
-            return self.bytes(body, content_type="text/csv; charset=utf-8")
+            return self.bytes(body, content_type="text/csv")
 
     @app.page("/health")
     class Health(View):
