@@ -27,4 +27,5 @@ def register(app, runtime: Runtime):
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok", "counts": dict(runtime.counts)})
+            assigned = sorted({tp.partition for tp in app.consumer.assignment()}) if app.consumer else []
+            return self.json({"status": "ok", "assigned": assigned, "counts": dict(runtime.counts)})
