@@ -33,7 +33,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         key_serializer="raw",
         value_serializer="raw",
         web_port=settings.web_port,
-        web_bind=settings.web_host,
+        web_bind=settings.web_bind,
         web_host=settings.web_host,
         producer_linger_ms=5,
         producer_max_request_size=8 * 1024 * 1024,

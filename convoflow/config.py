@@ -21,7 +21,8 @@ class Settings:
     data_dir: str = field(default_factory=lambda: env("CONVOFLOW_DATA_DIR", "data"))
     export_dir: str = field(default_factory=lambda: env("CONVOFLOW_EXPORT_DIR", "exports"))
     web_port: int = field(default_factory=lambda: int(env("CONVOFLOW_WEB_PORT", "6066")))
-    web_host: str = field(default_factory=lambda: env("CONVOFLOW_WEB_HOST", "127.0.0.1"))
+    web_host: str = field(default_factory=lambda: env("CONVOFLOW_WEB_HOST", "127.0.0.1"))  # the name others reach it by
+    web_bind: str = field(default_factory=lambda: env("CONVOFLOW_WEB_BIND", "127.0.0.1"))  # the interface it listens on
     partitions: int = field(default_factory=lambda: int(env("CONVOFLOW_PARTITIONS", "4")))
     url_template: str = field(
         default_factory=lambda: env("CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}")
