@@ -7,9 +7,9 @@ Choices where the spec leaves room:
   ``from`` is at or after ``as_of`` (an ``as_of`` in the past) is empty and not
   listed, and an interval ending exactly at R's start is not listed.
 - Duration (s) is ``to − from``, or ``as_of − from`` while ongoing, not clipped to R.
-- Away State is the ``away_state`` of the change that started the interval, as
-  received (also when a producer sent one with ``AVAILABLE``: the repeat rule
-  compares it too, so it is part of what the interval is).
+- Away State is the ``away_state`` of the change that started the interval as the
+  presence table keeps it (for ``AWAY`` only, an empty name being no name), so an
+  ``AVAILABLE`` row has an empty Away State.
 - Rows by User ID (the cell as written), then From by instant (not by the
   written text, which is not chronological on a DST fall-back day), then the
   rest of the row.

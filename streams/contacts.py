@@ -26,7 +26,7 @@ def register(app, runtime: Runtime):
                     if ev.message.topic == updates and ev.value is not None:
                         try:
                             c = loads(ev.value)
-                            per_contact[c["c"]].append((ev, contact.apply_message, c))
+                            per_contact[c["c"]].append((ev, contact.apply_conversation, c))
                         except (ValueError, KeyError, TypeError) as exc:  # written by us: a bug, not input
                             log.error("bad contact update at %s: %r", ev.message.offset, exc)
                 for key, items in per_contact.items():

@@ -4,8 +4,9 @@ Messages, status changes, locks, surveys and annotations all share the key
 ``conversation_id`` and the partition count, so one worker owns every event of
 a conversation. Each batch is grouped by partition and by conversation: one
 read, the events folded in (``tables.conversation.apply``), one write.
-Every ``message.created`` also tells its contact's partition the contact's
-identifiers (``contact-updates``, merged there by max, so resending is harmless),
+A conversation that got a ``message.created`` also tells each of its contacts
+their identifiers and message counts there (``contact-updates``: identifiers
+merged by max, counts replaced per conversation, so resending is harmless),
 and every touched conversation sends its agents and teams what it contributes
 to them (``people-updates``, see streams/people.py).
 """
@@ -35,15 +36,15 @@ def register(app, runtime: Runtime):
                 per_conversation = defaultdict(list)
                 for ev, e in valid:
                     per_conversation[e["conversation_id"]].append((ev, e))
-                    if e["type"] == "message.created":
-                        c = contact.message_contribution(e)
-                        await app.producer.send(contact_updates, c["c"].encode(), dumps(c), None, None, None)
                 for cid, items in per_conversation.items():
                     with partition_context(items[-1][0]):
                         state = loads(table.get(cid)) or conversation.new_state()
                         for _, e in items:
                             conversation.apply(state, e)
                         await send_contributions(app, runtime, cid, state)
+                        if any(e["type"] == "message.created" for _, e in items):
+                            for c in contact.conversation_contributions(cid, state["m"].values()):
+                                await app.producer.send(contact_updates, c["c"].encode(), dumps(c), None, None, None)
                         # Written even when unchanged: a replay after a crash re-sends the
                         # changelog record that may not have reached the broker before.
                         table[cid] = dumps(state)

@@ -3,6 +3,8 @@
 Stored per ``contact_profile_id`` as a dict:
 - ``p`` / ``s``: latest non-empty primary / secondary identifier ``[t, event_id, value]``
   (from the contact's ``message.created`` events, re-keyed from conversations);
+- ``cv``: per conversation, ``[inbound, outbound]`` counts of the contact's messages there
+  (each conversation re-sends its whole count, so a repeat replaces, never adds);
 - ``a``: per attribute id, the latest set/cleared event ``[t, event_id, set?, name, type, value]``;
 - ``lu``: latest ``[t, event_id]`` of its messages and attribute events.
 Every merge is a max over ``(occurred_at, event_id)``: replays and disorder change nothing.
@@ -14,26 +16,35 @@ def _later(stored: list | None, t: int, eid: str) -> bool:
     return stored is None or (t, eid) > (stored[0], stored[1])
 
 
-def message_contribution(event: dict) -> dict:
-    """What a message.created tells its contact (sent to the contact's partition)."""
-    return {
-        "c": event["contact_profile_id"],
-        "t": event["t"],
-        "e": event["event_id"],
-        "p": event.get("contact_primary_identifier") or None,
-        "s": event.get("contact_secondary_identifier") or None,
-    }
+def conversation_contributions(conversation_id: str, messages) -> list[dict]:
+    """What a conversation tells each contact of its messages (sent to the contact's partition).
+
+    ``messages`` are created-message facts of tables.conversation (position 0 the
+    time, 1 the event id, then direction, channel, contact, ...).
+    """
+    per_contact: dict[str, dict] = {}
+    for m in messages:
+        t, eid, direction, contact_id = m[0], m[1], m[2], m[4]
+        c = per_contact.setdefault(contact_id, {"c": contact_id, "cv": conversation_id, "n": [0, 0], "p": None, "s": None, "lu": None})
+        c["n"][0 if direction == "INBOUND" else 1] += 1
+        for field, value in (("p", m[15]), ("s", m[16])):
+            if value and _later(c[field], t, eid):
+                c[field] = [t, eid, value]
+        if _later(c["lu"], t, eid):
+            c["lu"] = [t, eid]
+    return list(per_contact.values())
 
 
-def apply_message(state: dict, c: dict) -> bool:
+def apply_conversation(state: dict, c: dict) -> bool:
     changed = False
-    t, eid = c["t"], c["e"]
-    for field in ("p", "s"):
-        if c[field] and _later(state.get(field), t, eid):
-            state[field] = [t, eid, c[field]]
+    for field in ("p", "s", "lu"):
+        new = c[field]
+        if new and _later(state.get(field), new[0], new[1]):
+            state[field] = new
             changed = True
-    if _later(state.get("lu"), t, eid):
-        state["lu"] = [t, eid]
+    counts = state.setdefault("cv", {})
+    if counts.get(c["cv"]) != c["n"]:
+        counts[c["cv"]] = c["n"]
         changed = True
     return changed
 
@@ -60,6 +71,12 @@ def identifiers(state: dict | None) -> tuple[str | None, str | None]:
         return None, None
     p, s = state.get("p"), state.get("s")
     return (p[2] if p else None), (s[2] if s else None)
+
+
+def message_counts(state: dict) -> tuple[int, int, int]:
+    """(conversations, inbound messages, outbound messages) of the contact, all time."""
+    counts = state.get("cv", {}).values()
+    return len(counts), sum(n[0] for n in counts), sum(n[1] for n in counts)
 
 
 def current_attributes(state: dict) -> dict[str, list]:
