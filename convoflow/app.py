@@ -14,7 +14,7 @@ import faust
 
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
-from streams import contacts, conversations, directory, exports, people, presence, web
+from streams import contacts, conversations, directory, exports, lookups, people, presence, web
 from streams.replica import Replica
 from streams.runtime import Runtime
 
@@ -51,8 +51,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     }
     tables["people"], tables["people_days"] = people.register(app, runtime)
     replica = Replica(settings)
-    inbox, _ = exports.register(app, runtime, replica, tables)
+    coordinator, inbox = exports.register(app, runtime, replica, tables)
     web.register(app, runtime)
+    lookups.register(app, runtime, coordinator, replica)
 
     @app.task
     async def start_readers():

@@ -10,7 +10,6 @@ import time
 import urllib.request
 import uuid
 
-import orjson
 
 from convoflow.config import Settings
 

@@ -46,6 +46,8 @@ def merge(a: dict, b: dict) -> dict:
     for field in ("av", "aw"):
         out[field] = a.get(field, 0) + b.get(field, 0)
     out["present"] = a.get("present", False) or b.get("present", False)
+    if a.get("always") or b.get("always"):  # a lookup of a known id shows its row even without activity
+        out["always"] = True
     return out
 
 
@@ -63,7 +65,7 @@ def _common(p: dict) -> dict:
 
 def agent_row(ctx: ReportContext, agent_id: str, partial: dict):
     p = partial.get("p", {})
-    active = partial.get("present") or any(
+    active = partial.get("always") or partial.get("present") or any(
         p.get(f) for f in ("replies", "resolved_with_reply", "resolved_no_reply", "sessions", "tags", "topics")
     ) or any(p.get(f"csat{k}") for k in range(1, 6))
     if not active:
@@ -84,7 +86,7 @@ def agent_row(ctx: ReportContext, agent_id: str, partial: dict):
 
 def team_row(ctx: ReportContext, team_id: str, partial: dict):
     p = partial.get("p", {})
-    if not p.get("replies"):
+    if not p.get("replies") and not partial.get("always"):
         return
     c = _common(p)
     info = ctx.directory.fields("team", team_id)

@@ -21,12 +21,14 @@ from datetime import datetime, timezone
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import murmur2
 
 from convoflow.events import TOPICS, parse_time
 from convoflow.topics import changelog_topic, end_offsets, partitions_of
 from exporters import csvfile
 from exporters.context import ReportContext
-from exporters.reports import REPORTS, combine
+from exporters.lookups import LOOKUPS
+from exporters.reports import REPORTS, Report, combine
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
 from streams.runtime import Runtime, dumps, loads, log
@@ -37,6 +39,31 @@ STORE_META_PREFIX = b"__faust"
 
 def now_rfc3339() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (murmur2), as for every keyed topic here."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def scan_store(db, keys: list | None):
+    """(key, value) of a partition's store: all of it, or only the exact keys and key prefixes given."""
+    if keys is None:
+        for key, value in db.items():
+            if not key.startswith(STORE_META_PREFIX):
+                yield key, value
+        return
+    for kind, key, *_ in keys:
+        if kind == "exact":
+            value = db.get(key.encode())
+            if value is not None:
+                yield key.encode(), value
+        else:
+            prefix = key.encode()
+            for k, value in db.items(from_key=prefix):
+                if not k.startswith(prefix):
+                    break
+                yield k, value
 
 
 def report_context(replica: Replica, runtime: Runtime, req: ExportRequest, as_of_us: int) -> ReportContext:
@@ -151,39 +178,53 @@ class Coordinator:
         report = REPORTS.get(req.export_type)
         if report is None:
             raise BadRequest(f"export type {req.export_type} is not available yet")
-        as_of = req.as_of or now_rfc3339()
-        await asyncio.wait_for(self.inbox.started.wait(), self.timeout)
-        consumer = self.inbox.consumer
-        await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs))
-        await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs + self.internal))
-        parts = await self.fan_out(req, "scan", offsets={}, replica=await end_offsets(consumer, self.replicated),
-                                   request=req.params(), as_of_us=parse_time(as_of))
-        if report.aggregate:
-            groups: dict = {}
-            for part in parts:
-                combine(report, part, groups)
-            ctx = report_context(self.replica, self.runtime, req, parse_time(as_of))
-            rows = sorted((r for key, partial in groups.items() for r in report.finish(ctx, key, partial)),
-                          key=lambda r: r[0])
-        else:
-            rows = sorted((r for part in parts for r in part), key=lambda r: r[0])
+        rows = await self.collect(report, req, parse_time(req.as_of or now_rfc3339()))
         os.makedirs(self.runtime.settings.export_dir, exist_ok=True)
         path = os.path.abspath(os.path.join(self.runtime.settings.export_dir, f"{req.request_id}.csv"))
         count = csvfile.write(path, report.header, (r[1] for r in rows))
         return count, path
 
-    async def fan_out(self, req: ExportRequest, op: str, **body) -> list[list]:
-        """Send one shard request per partition; wait for every shard's rows."""
+    async def collect(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None) -> list:
+        """Sorted (sort_key, row) of a report from every shard.
+
+        Without ``keys``: an export, read-your-writes (catch up first, then scan
+        every partition). With ``keys`` ({table: [["exact"|"prefix", key], ...]}):
+        a live lookup, only the partitions that own those keys, scanned as they are.
+        """
+        await asyncio.wait_for(self.inbox.started.wait(), self.timeout)
+        consumer = self.inbox.consumer
+        if keys is None:
+            await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs))
+            await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs + self.internal))
+            parts = await self.fan_out(req, "scan", offsets={}, replica=await end_offsets(consumer, self.replicated),
+                                       request=req.params(), as_of_us=as_of_us, report=report.export_type)
+        else:
+            # Each entry is [kind, key] or [kind, key, partition key] (a prefix routes by its owner's key).
+            shards = sorted({partition_for(k[-1], self.runtime.settings.partitions) for ks in keys.values() for k in ks})
+            parts = await self.fan_out(req, "scan", shards=shards, offsets={}, replica={}, request=req.params(),
+                                       as_of_us=as_of_us, keys=keys, report=report.export_type)
+        if report.aggregate:
+            groups: dict = {}
+            for part in parts:
+                combine(report, part, groups)
+            ctx = report_context(self.replica, self.runtime, req, as_of_us)
+            return sorted((r for key, partial in groups.items() for r in report.finish(ctx, key, partial)),
+                          key=lambda r: r[0])
+        return sorted((r for part in parts for r in part), key=lambda r: r[0])
+
+    async def fan_out(self, req: ExportRequest, op: str, shards: list[int] | None = None, **body) -> list[list]:
+        """Send one shard request per partition (or per listed partition); wait for every shard's rows."""
         s = self.runtime.settings
+        shards = list(range(s.partitions)) if shards is None else shards
         token = f"{req.request_id}.{uuid.uuid4().hex[:12]}"
         queue = self.inbox.waiting[token] = asyncio.Queue()
         try:
-            for p in range(s.partitions):
-                value = dumps({"token": token, "op": op, "shard": p, "export_type": req.export_type, **body})
+            for p in shards:
+                value = dumps({"token": token, "op": op, "shard": p, **body})
                 await self.app.producer.send(s.topic("export-shards"), None, value, p, None, None)
-            rows: dict[int, list] = {p: [] for p in range(s.partitions)}
+            rows: dict[int, list] = {p: [] for p in shards}
             done: set[int] = set()
-            while len(done) < s.partitions:
+            while len(done) < len(shards):
                 part = await asyncio.wait_for(queue.get(), timeout=self.timeout)
                 if part.get("error"):
                     raise RuntimeError(f"shard {part['shard']}: {part['error']}")
@@ -225,14 +266,14 @@ class Shards:
 
     async def scan(self, token: str, p: int, req: dict) -> None:
         params = {**req["request"], "channels": tuple(req["request"]["channels"])}
-        report = REPORTS[req["export_type"]]
+        report = REPORTS.get(req["report"]) or LOOKUPS[req["report"]]
         ctx = report_context(self.replica, self.runtime, ExportRequest(**params), req["as_of_us"])
         items = []
+        keys = req.get("keys")
         for source, build in report.sources.items():
             db = self.tables[source].data._db_for_partition(p)
-            for key, value in db.items():
-                if not key.startswith(STORE_META_PREFIX):
-                    items.extend(build(ctx, key.decode(), orjson.loads(value)))
+            for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
+                items.extend(build(ctx, key.decode(), orjson.loads(value)))
         if report.aggregate:
             items = [[k, v] for k, v in combine(report, items).items()]
         else:
@@ -265,4 +306,4 @@ def register(app, runtime: Runtime, replica: Replica, tables: dict):
         async for event in stream.events():
             await shards.handle(event)
 
-    return inbox, log_table
+    return coordinator, inbox

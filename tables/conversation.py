@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any
 
 # Field positions of a created message: [t, event_id, direction, channel_id,
 # contact_profile_id, agent_id, team_id, virtual_agent_id, message_type, origin,

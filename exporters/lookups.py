@@ -1,0 +1,57 @@
+"""Live lookups for dashboards: one conversation, one contact, an agent's presence now.
+
+They run on the owner of the key's partition, through the same shard requests
+as exports (streams/exports.py), and build their answers with the same code as
+the reports, so a lookup and a CSV row agree.
+"""
+from __future__ import annotations
+
+from exporters import conversations
+from exporters.context import ReportContext
+from exporters.headers import HEADERS
+from exporters.reports import Report
+from tables import contact, conversation, presence
+
+
+def _utc(ctx: ReportContext, us: int | None) -> str | None:
+    return ctx.ts(us) if us is not None else None
+
+
+def conversation_row(ctx: ReportContext, cid: str, state: dict):
+    """The conversation's row of the conversations report (all columns), as a JSON object."""
+    row = conversations._row(ctx, cid, state, conversation.status_changes(state), resolved=True)
+    if row is not None:
+        yield cid, dict(zip(HEADERS["conversations_resolved"], row))
+
+
+def presence_now(ctx: ReportContext, agent_id: str, state: dict):
+    intervals = presence.intervals(state)
+    if intervals:
+        start, _, kind, away = intervals[-1]
+        yield agent_id, {"agent_id": agent_id, "state": kind, "away_state": away, "since": _utc(ctx, start)}
+
+
+def contact_now(ctx: ReportContext, contact_id: str, state: dict):
+    primary, secondary = contact.identifiers(state)
+    conversations_count, inbound, outbound = contact.message_counts(state)
+    lu = state.get("lu")
+    yield contact_id, {
+        "contact_profile_id": contact_id,
+        "primary_identifier": primary,
+        "secondary_identifier": secondary,
+        "attributes": [
+            {"attribute_id": aid, "name": a[3], "type": a[4], "value": a[5]}
+            for aid, a in sorted(contact.current_attributes(state).items())
+        ],
+        "conversations": conversations_count,
+        "inbound_messages": inbound,
+        "outbound_messages": outbound,
+        "last_updated": _utc(ctx, lu[0] if lu else None),
+    }
+
+
+LOOKUPS: dict[str, Report] = {
+    "conversation": Report("conversation", {"conversations": conversation_row}),
+    "presence_now": Report("presence_now", {"presence": presence_now}),
+    "contact": Report("contact", {"contacts": contact_now}),
+}
