@@ -55,7 +55,8 @@ fi
 # Publishing the same events again is harmless: every fact is stored under a stable id.
 "$BIN/convoflow" publish "$SIM"
 
-for type in conversations_resolved conversations_open messages agent_responses; do
+for type in conversations_resolved conversations_open messages agent_responses teams contacts topics tags \
+            agent_presence agent_metrics virtual_agents contact_attributes; do
   "$BIN/convoflow" export --type "$type" --tz Europe/Amsterdam --from 2024-07-15 --to 2024-07-21 \
     --request-id "demo-$type-$(date +%s)" --out "$CONVOFLOW_EXPORT_DIR/$type.csv" --web-url "$WEB" || true
 done
@@ -66,6 +67,9 @@ convoflow is running.
   CSV exports:   $CONVOFLOW_EXPORT_DIR/*.csv
   download:      $WEB/exports/<request_id>.csv
   health:        $WEB/health
+  live lookups:  $WEB/agents/a-1/metrics?tz=Europe/Amsterdam&from=2024-07-15&to=2024-07-21
+                 $WEB/teams/t-1/metrics?tz=UTC&from=2024-07-15&to=2024-07-21
+                 $WEB/agents/a-1/presence   $WEB/conversations/c-000001   $WEB/contacts/ct-00001
   more exports:  .venv/bin/convoflow export --type messages --tz UTC --from 2024-07-15 --to 2024-07-21 --out /tmp/m.csv
 Ctrl-C (or 'make stop' in another terminal) stops everything.
 MSG
