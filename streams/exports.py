@@ -161,8 +161,10 @@ class Coordinator:
             rows, path = await self.run(req)
         except Exception as exc:  # a failed export never stops the processor
             log.warning("export %s failed: %s", req.request_id, exc)
+            self.runtime.exports.append((req.export_type, "failed", time.monotonic() - started))
             await self.fail(req.request_id, req.export_type, requested_at, f"export failed: {exc}")
             return
+        self.runtime.exports.append((req.export_type, "completed", time.monotonic() - started))
         result = {**base, "status": "completed", "rows": rows, "file": path, "error": None, "finished_at": now_rfc3339()}
         self.log_table[req.request_id] = dumps({"params": req.params(), "result": result})
         await self.publish_result(req.request_id, result)

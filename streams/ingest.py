@@ -28,5 +28,6 @@ async def accepted(runtime: Runtime, events, logical: dict[str, str]) -> list[tu
             log.info("re-routing %s[%d]@%d: key %r is not %r", msg.topic, msg.partition, msg.offset, msg.key, key)
             await runtime.app.producer.send(msg.topic, key, ev.value, partition=None, timestamp=None, headers=None)
             continue
+        runtime.events[(msg.topic, e["type"])] += 1
         out.append((ev, e))
     return out

@@ -22,6 +22,10 @@ class Runtime:
     # Next offset to process per (topic, partition), as far as this process has gone.
     processed: dict = field(default_factory=dict)
     counts: dict = field(default_factory=lambda: defaultdict(int))
+    # For /metrics: accepted events per (topic, type), dead letters per reason kind, finished exports.
+    events: dict = field(default_factory=lambda: defaultdict(int))
+    dead_letters: dict = field(default_factory=lambda: defaultdict(int))
+    exports: list = field(default_factory=list)  # (export_type, status, seconds)
 
     def mark(self, event) -> None:
         msg = event.message
@@ -60,6 +64,7 @@ class Runtime:
         """The original key and value bytes, with headers naming where they came from and why."""
         msg = event.message
         self.counts["dead_letters"] += 1
+        self.dead_letters[reason_kind(reason)] += 1
         headers = [
             ("source_topic", msg.topic.encode()),
             ("source_partition", str(msg.partition).encode()),
@@ -70,6 +75,11 @@ class Runtime:
             self.settings.topic("dead-letters"), msg.key, msg.value, partition=None, timestamp=None, headers=headers
         )
         log.info("dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+
+
+def reason_kind(reason: str) -> str:
+    """A dead letter's reason without its particulars (values, field names after the first words)."""
+    return reason.split(":", 1)[0].split("'", 1)[0].strip()[:60]
 
 
 def by_partition(events) -> dict[int, list]:
