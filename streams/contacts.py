@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, by_partition, dumps, loads, log, partition_context
+from streams.runtime import Runtime, bundled_items, by_partition, dumps, loads, partition_context
 from tables import contact
 
 
@@ -22,13 +22,8 @@ def register(app, runtime: Runtime):
                 per_contact = defaultdict(list)
                 for ev, e in await accepted(runtime, attribute_events, {attributes: "contact-attributes"}):
                     per_contact[e["contact_profile_id"]].append((ev, contact.apply_attribute, e))
-                for ev in events:
-                    if ev.message.topic == updates and ev.value is not None:
-                        try:
-                            c = loads(ev.value)
-                            per_contact[c["c"]].append((ev, contact.apply_conversation, c))
-                        except (ValueError, KeyError, TypeError) as exc:  # written by us: a bug, not input
-                            log.error("bad contact update at %s: %r", ev.message.offset, exc)
+                for ev, c in bundled_items(ev for ev in events if ev.message.topic == updates):
+                    per_contact[c["c"]].append((ev, contact.apply_conversation, c))
                 for key, items in per_contact.items():
                     with partition_context(items[-1][0]):
                         state = loads(table.get(key)) or {}

@@ -16,8 +16,8 @@ from collections import defaultdict
 
 from convoflow.events import CONVERSATION_TOPICS
 from streams.ingest import accepted
-from streams.people import send_contributions
-from streams.runtime import Runtime, by_partition, dumps, loads, partition_context
+from streams.people import add_contributions
+from streams.runtime import Outbox, Runtime, by_partition, dumps, loads, partition_context
 from tables import contact, conversation
 
 
@@ -26,7 +26,8 @@ def register(app, runtime: Runtime):
     logical = {s.topic(t): t for t in CONVERSATION_TOPICS}
     source = app.topic(*logical, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("conversations", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
-    contact_updates = s.topic("contact-updates")
+    contact_updates = Outbox(app, s.topic("contact-updates"), s.partitions)
+    people_updates = Outbox(app, s.topic("people-updates"), s.partitions)
 
     @app.agent(source, name="conversations")
     async def conversations(stream):
@@ -41,13 +42,15 @@ def register(app, runtime: Runtime):
                         state = loads(table.get(cid)) or conversation.new_state()
                         for _, e in items:
                             conversation.apply(state, e)
-                        await send_contributions(app, runtime, cid, state)
+                        add_contributions(people_updates, cid, state)
                         if any(e["type"] == "message.created" for _, e in items):
                             for c in contact.conversation_contributions(cid, state["m"].values()):
-                                await app.producer.send(contact_updates, c["c"].encode(), dumps(c), None, None, None)
+                                contact_updates.add(c["c"], c)
                         # Written even when unchanged: a replay after a crash re-sends the
                         # changelog record that may not have reached the broker before.
                         table[cid] = dumps(state)
+                await people_updates.flush()
+                await contact_updates.flush()
                 for ev in events:
                     runtime.mark(ev)
 

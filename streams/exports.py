@@ -21,7 +21,6 @@ from datetime import datetime, timezone
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from aiokafka.partitioner import murmur2
 
 from convoflow.events import TOPICS, parse_time
 from convoflow.topics import changelog_topic, end_offsets, partitions_of
@@ -31,7 +30,7 @@ from exporters.lookups import LOOKUPS
 from exporters.reports import REPORTS, Report, combine
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
-from streams.runtime import Runtime, dumps, loads, log
+from streams.runtime import Runtime, dumps, loads, log, partition_for
 
 PART_BYTES = 256 * 1024
 STORE_META_PREFIX = b"__faust"
@@ -39,11 +38,6 @@ STORE_META_PREFIX = b"__faust"
 
 def now_rfc3339() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives a key (murmur2), as for every keyed topic here."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 def scan_store(db, keys: list | None):

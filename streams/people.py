@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from streams.runtime import Runtime, by_partition, dumps, loads, log, partition_context
+from streams.runtime import Outbox, Runtime, bundled_items, by_partition, dumps, loads, partition_context
 from tables import people
 
 
@@ -35,12 +35,8 @@ def register(app, runtime: Runtime):
         async for batch in stream.take_events(s.batch_size, within=0.05):
             for events in by_partition(batch).values():
                 per_owner = defaultdict(list)
-                for ev in events:
-                    try:
-                        update = loads(ev.value)
-                        per_owner[update["o"]].append((ev, update))
-                    except (ValueError, KeyError, TypeError) as exc:  # written by us: a bug, not input
-                        log.error("bad people update at %s: %r", ev.message.offset, exc)
+                for ev, update in bundled_items(events):
+                    per_owner[update["o"]].append((ev, update))
                 for owner, items in per_owner.items():
                     with partition_context(items[-1][0]):
                         days: dict[int, dict] = {}
@@ -63,12 +59,10 @@ def register(app, runtime: Runtime):
     return contributions, days_table
 
 
-async def send_contributions(app, runtime: Runtime, cid: str, state: dict) -> None:
-    """Send the conversation's current map to every owner, and an empty one to owners it left."""
+def add_contributions(outbox: Outbox, cid: str, state: dict) -> None:
+    """Queue the conversation's current map for every owner, and an empty one for owners it left."""
     maps = people.contributions(cid, state)
     previous = state.get("_owners", [])
-    topic = runtime.settings.topic("people-updates")
     for owner in set(previous) | maps.keys():
-        value = dumps({"o": owner, "c": cid, "m": maps.get(owner, {})})
-        await app.producer.send(topic, owner.encode(), value, None, None, None)
+        outbox.add(owner, {"o": owner, "c": cid, "m": maps.get(owner, {})})
     state["_owners"] = sorted(set(previous) | maps.keys())

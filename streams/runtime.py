@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import orjson
+from aiokafka.partitioner import murmur2
 from faust.streams import _current_event, current_event
 
 from convoflow.config import Settings
@@ -75,6 +76,46 @@ class Runtime:
             self.settings.topic("dead-letters"), msg.key, msg.value, partition=None, timestamp=None, headers=headers
         )
         log.info("dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a key (murmur2), as for every keyed topic here."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class Outbox:
+    """Re-keyed records of one batch, bundled: one Kafka record per destination partition
+    (``{"items": [...]}``) instead of one per key. Flushed before the batch counts as processed."""
+
+    MAX_ITEMS = 400
+
+    def __init__(self, app, topic: str, partitions: int):
+        self.app, self.topic, self.partitions = app, topic, partitions
+        self.items: dict[int, list] = defaultdict(list)
+
+    def add(self, key: str, item) -> None:
+        self.items[partition_for(key, self.partitions)].append(item)
+
+    async def flush(self) -> None:
+        for p, items in self.items.items():
+            for i in range(0, len(items), self.MAX_ITEMS):
+                value = dumps({"items": items[i:i + self.MAX_ITEMS]})
+                await self.app.producer.send(self.topic, None, value, p, None, None)
+        self.items.clear()
+
+
+def bundled_items(events):
+    """(event, item) for every item of the bundles in a batch of one partition."""
+    for ev in events:
+        if ev.value is None:
+            continue
+        try:
+            items = orjson.loads(ev.value)["items"]
+        except (ValueError, KeyError, TypeError) as exc:  # written by us: a bug, not input
+            log.error("bad bundle at %s[%d]@%d: %r", ev.message.topic, ev.message.partition, ev.message.offset, exc)
+            continue
+        for item in items:
+            yield ev, item
 
 
 def reason_kind(reason: str) -> str:
