@@ -29,8 +29,8 @@ def presence_rows(ctx: ReportContext, agent_id: str, state: dict):
     for start, end, kind, _ in presence.intervals(state):
         if kind not in ("AVAILABLE", "AWAY"):
             continue
-        stop = end if end is not None else ctx.as_of_us
-        if start < ctx.end_us and stop > ctx.start_us:
+        stop = presence.clipped_end(start, end, ctx.as_of_us)
+        if presence.overlaps(start, stop, ctx.start_us, ctx.end_us):
             present = True
             overlap = max(0, min(stop, ctx.end_us) - max(start, ctx.start_us))
             if kind == "AVAILABLE":

@@ -3,9 +3,10 @@
 Choices where the spec leaves room:
 - An interval is ``[from, to)``, an ongoing one ``[from, as_of)``; it is listed
   when that half-open interval and R share at least one instant
-  (``max(from, start) < min(end, R's end)``). So an ongoing interval whose
-  ``from`` is at or after ``as_of`` (an ``as_of`` in the past) is empty and not
-  listed, and an interval ending exactly at R's start is not listed.
+  (``max(from, start) < min(end, R's end)``); an interval ending exactly at R's
+  start is not listed. An ongoing interval whose ``from`` is at or after
+  ``as_of`` (an ``as_of`` in the past) is listed when its ``from`` is in R, with
+  Duration 0 (see ``tables.presence.clipped_end``).
 - Duration (s) is ``to − from``, or ``as_of − from`` while ongoing, not clipped to R.
 - Away State is the ``away_state`` of the change that started the interval as the
   presence table keeps it (for ``AWAY`` only, an empty name being no name), so an
@@ -30,8 +31,8 @@ def rows(ctx: ReportContext, agent_id: str, state: dict):
         label = TYPES.get(kind)
         if label is None:
             continue
-        until = end if end is not None else ctx.as_of_us
-        if max(start, ctx.start_us) >= min(until, ctx.end_us):
+        until = presence.clipped_end(start, end, ctx.as_of_us)
+        if not presence.overlaps(start, until, ctx.start_us, ctx.end_us):
             continue
         if listed is None:
             f = ctx.directory.fields("agent", agent_id)

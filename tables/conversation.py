@@ -74,6 +74,9 @@ def apply(state: dict, e: dict) -> bool:
     if typ == "message.updated":
         upd = state.setdefault("u", {}).setdefault(e["message_id"], {})
         changed = False
+        if _earlier(upd.get("^"), t, eid):  # the first update, for Created of a conversation without messages
+            upd["^"] = [t, eid]
+            changed = True
         for field in ("_",) + tuple(UPDATABLE):
             if field != "_" and g(field) is None:
                 continue
@@ -111,8 +114,12 @@ def apply(state: dict, e: dict) -> bool:
     if typ == "csat.answered":
         answers = state.setdefault("ca", {})
         sid = e["survey_id"]
+        first = state.setdefault("cf", {})
+        changed = _earlier(first.get(sid), t, eid)
+        if changed:  # the first answer, for Created of a conversation without messages
+            first[sid] = [t, eid]
         if not _later(answers.get(sid), t, eid):
-            return False
+            return changed
         answers[sid] = [t, eid, e["completed_status"], g("score"), g("follow_up_question"), g("follow_up_answer")]
         return True
     if typ in ANNOTATION_KINDS:
@@ -367,8 +374,8 @@ def _all_facts(state: dict):
     answers need their survey to have been sent)."""
     yield from state.get("m", {}).values()
     for upd in state.get("u", {}).values():
-        if "_" in upd:
-            yield upd["_"]
+        yield upd["_"]
+        yield upd["^"]
     yield from state.get("d", {}).values()
     yield from state.get("s", {}).values()
     acquired, released = state.get("la", {}), state.get("lr", {})
@@ -380,6 +387,7 @@ def _all_facts(state: dict):
     for sid, answer in state.get("ca", {}).items():
         if sid in sent:
             yield answer
+            yield state["cf"][sid]
     yield from state.get("a", {}).values()
 
 

@@ -34,3 +34,16 @@ def intervals(state: dict) -> list[tuple[int, int | None, str, str | None]]:
             continue
         result.append((c[0], end, c[2], c[3]))
     return result
+
+
+def clipped_end(start: int, end: int | None, as_of: int) -> int:
+    """Where an interval ends for durations: its end, or as_of while ongoing (never before its start)."""
+    return end if end is not None else max(start, as_of)
+
+
+def overlaps(start: int, until: int, range_start: int, range_end: int) -> bool:
+    """Does [start, until) share an instant with the range? An empty interval (ongoing, started at
+    or after as_of) counts when its start is in the range."""
+    if until == start:
+        return range_start <= start < range_end
+    return max(start, range_start) < min(until, range_end)

@@ -157,10 +157,12 @@ def test_dst_fall_back_day_is_25_hours_and_rows_are_chronological():
 
 def test_ongoing_interval_ends_at_as_of():
     events = [change("a1", "2024-07-18T08:00:00Z", "AWAY", "Lunch"), change("a2", "2024-07-18T20:00:00Z", "AVAILABLE")]
-    # as_of inside R: a1's ongoing interval runs to as_of; a2's starts after as_of (empty: not listed)
+    # as_of inside R: a1's ongoing interval runs to as_of; a2's starts after as_of: listed (its From is
+    # in R) with Duration 0
     ctx = context("agent_presence", "2024-07-18", "2024-07-18", as_of="2024-07-18T10:00:00.5Z")
     assert run("agent_presence", ctx, [{"presence": agents(events)}]) == [
         ["a1", "", "", "Away", "Lunch", "2024-07-18T08:00:00+00:00", "", "7201"],
+        ["a2", "", "", "Available", "", "2024-07-18T20:00:00+00:00", "", "0"],
     ]
     # as_of long after R: Duration is not clipped to R
     ctx = context("agent_presence", "2024-07-18", "2024-07-18", as_of="2024-07-20T08:00:00Z")

@@ -147,3 +147,16 @@ SCENARIO = _scenario()
 def test_state_is_independent_of_order_and_duplicates(order, duplicates):
     expected = orjson.dumps(build(SCENARIO), option=orjson.OPT_SORT_KEYS)
     assert orjson.dumps(build(list(order) + duplicates), option=orjson.OPT_SORT_KEYS) == expected
+
+
+def test_created_without_messages_is_the_first_event_of_any_kind():
+    state = build([
+        status(5, "NEW", started_by="X"),
+        ev("message.updated", 3, message_id="m9", content="b"), ev("message.updated", 1, message_id="m9", content="a"),
+        ev("csat.sent", 4, survey_id="s1"),
+        ev("csat.answered", 2, survey_id="s1", completed_status="COMPLETED", score=3),
+        ev("csat.answered", 6, survey_id="s1", completed_status="COMPLETED", score=4),
+    ])
+    assert conv.created_at(state) == parse_time(at(1))
+    assert conv.last_updated(state) == parse_time(at(6))
+    assert conv.csat(state)[1][3] == 4
