@@ -23,6 +23,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
+        broker_credentials=settings.faust_credentials(),
         store="rocksdb://",
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,

@@ -151,7 +151,20 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_simulate)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    from aiokafka.errors import KafkaConnectionError
+
+    from convoflow.config import ConfigError
+
+    try:
+        return args.func(args)
+    except KafkaConnectionError as exc:
+        protocol = os.environ.get("CONVOFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+        print(f"convoflow: cannot connect to Kafka at {args.broker} (security protocol {protocol}): {exc}",
+              file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"convoflow: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

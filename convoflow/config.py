@@ -10,6 +10,10 @@ INTERNAL_TOPICS = ("contact-updates", "people-updates", "export-shards", "export
 CONTROL_TOPICS = ("export-requests", "export-results", "dead-letters")
 
 
+class ConfigError(ValueError):
+    """A setting that cannot work; the command says so and exits."""
+
+
 def env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
@@ -28,6 +32,46 @@ class Settings:
         default_factory=lambda: env("CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}")
     )
     batch_size: int = field(default_factory=lambda: int(env("CONVOFLOW_BATCH_SIZE", "2000")))
+    # HTTP: when set, every request needs "Authorization: Bearer <token>".
+    api_token: str = field(default_factory=lambda: env("CONVOFLOW_API_TOKEN", ""))
+    # Kafka security, passed to Faust and to every plain aiokafka client.
+    kafka_security_protocol: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"))
+    kafka_sasl_mechanism: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_MECHANISM", "PLAIN"))
+    kafka_sasl_username: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_USERNAME", ""))
+    kafka_sasl_password: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_PASSWORD", ""))
+    kafka_ssl_cafile: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SSL_CAFILE", ""))
+
+    def kafka_kwargs(self) -> dict:
+        """Connection settings for aiokafka clients (security protocol, SASL, SSL)."""
+        protocol = self.kafka_security_protocol.upper()
+        if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            raise ConfigError(f"CONVOFLOW_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, not {protocol!r}")
+        kwargs: dict = {"security_protocol": protocol}
+        if protocol.startswith("SASL"):
+            kwargs.update(sasl_mechanism=self.kafka_sasl_mechanism, sasl_plain_username=self.kafka_sasl_username,
+                          sasl_plain_password=self.kafka_sasl_password)
+        if protocol.endswith("SSL"):
+            kwargs["ssl_context"] = self.ssl_context()
+        return kwargs
+
+    def ssl_context(self):
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(cafile=self.kafka_ssl_cafile or None)
+
+    def faust_credentials(self):
+        """Faust's broker_credentials for the same settings (None for PLAINTEXT)."""
+        import faust
+
+        protocol = self.kafka_kwargs()["security_protocol"]
+        if protocol == "PLAINTEXT":
+            return None
+        if protocol == "SSL":
+            return faust.SSLCredentials(self.ssl_context())
+        return faust.SASLCredentials(
+            username=self.kafka_sasl_username, password=self.kafka_sasl_password, mechanism=self.kafka_sasl_mechanism,
+            ssl_context=self.ssl_context() if protocol == "SASL_SSL" else None,
+        )
 
     @property
     def bootstrap(self) -> str:

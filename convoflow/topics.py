@@ -21,7 +21,7 @@ def changelog_topic(settings: Settings, table: str) -> str:
 
 async def ensure_topics(settings: Settings) -> None:
     """Create every topic of the deployment with the configured partition count (no-op when present)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **settings.kafka_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -77,7 +77,7 @@ class Inbox:
         s = self.runtime.settings
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap, group_id=None, enable_auto_commit=False,
-            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_wait_ms=50,
+            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_wait_ms=50, **s.kafka_kwargs(),
         )
         await self.consumer.start()
         tps = await partitions_of(self.consumer, s.topic("export-parts"))

@@ -47,7 +47,7 @@ class Replica:
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap, group_id=None, enable_auto_commit=False,
-            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024, **self.settings.kafka_kwargs(),
         )
         await self.consumer.start()
         tps = []

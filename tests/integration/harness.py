@@ -37,8 +37,9 @@ def free_port() -> int:
 class Deployment:
     """One convoflow deployment: a topic prefix, its workers, an export folder."""
 
-    def __init__(self, root: Path, partitions: int = 4):
+    def __init__(self, root: Path, partitions: int = 4, env: dict | None = None):
         self.root = root
+        self.env = env or {}
         self.prefix = f"t{uuid.uuid4().hex[:10]}-"
         self.partitions = partitions
         self.export_dir = root / "exports"
@@ -91,22 +92,30 @@ class Worker:
                "--partitions", str(d.partitions), "--data-dir", str(self.data_dir), "--export-dir", str(d.export_dir),
                "--web-port", str(self.port)]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(d.root))
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(d.root),
+                                     env={**os.environ, **d.env})
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
+                with urllib.request.urlopen(self.request("/health"), timeout=1) as r:
                     if r.status == 200:
                         return
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"worker did not answer on /health:\n{self.log_path.read_text()[-3000:]}")
 
+    def request(self, path: str, method: str = "GET") -> urllib.request.Request:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
+        token = self.deployment.env.get("CONVOFLOW_API_TOKEN")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        return req
+
     def get(self, path: str) -> tuple[int, bytes]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+            with urllib.request.urlopen(self.request(path), timeout=10) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
