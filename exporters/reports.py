@@ -50,6 +50,29 @@ def combine(report: Report, items, into: dict | None = None) -> dict:
     return groups
 
 
+def shard_part(report: Report, ctx, states) -> list:
+    """One shard's answer from its (source table, key, state) triples: rows sorted by their
+    sort key, or partials already merged per group (``[[group_key, partial], ...]``)."""
+    items = []
+    for source, key, state in states:
+        items.extend(report.sources[source](ctx, key, state))
+    if report.aggregate:
+        return [[k, v] for k, v in combine(report, items).items()]
+    items.sort(key=lambda r: r[0])
+    return items
+
+
+def merge_parts(report: Report, ctx, parts) -> list:
+    """Every shard's part merged into the report's (sort_key, row) pairs, in row order."""
+    if report.aggregate:
+        groups: dict = {}
+        for part in parts:
+            combine(report, part, groups)
+        return sorted((r for key, partial in groups.items() for r in report.finish(ctx, key, partial)),
+                      key=lambda r: r[0])
+    return sorted((r for part in parts for r in part), key=lambda r: r[0])
+
+
 REPORTS: dict[str, Report] = {
     r.export_type: r
     for r in (

@@ -27,7 +27,7 @@ from convoflow.topics import changelog_topic, end_offsets, partitions_of
 from exporters import csvfile
 from exporters.context import ReportContext
 from exporters.lookups import LOOKUPS
-from exporters.reports import REPORTS, Report, combine
+from exporters.reports import REPORTS, Report, merge_parts, shard_part
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
 from streams.runtime import Runtime, dumps, loads, log, partition_for
@@ -199,14 +199,7 @@ class Coordinator:
             shards = sorted({partition_for(k[-1], self.runtime.settings.partitions) for ks in keys.values() for k in ks})
             parts = await self.fan_out(req, "scan", shards=shards, offsets={}, replica={}, request=req.params(),
                                        as_of_us=as_of_us, keys=keys, report=report.export_type)
-        if report.aggregate:
-            groups: dict = {}
-            for part in parts:
-                combine(report, part, groups)
-            ctx = report_context(self.replica, self.runtime, req, as_of_us)
-            return sorted((r for key, partial in groups.items() for r in report.finish(ctx, key, partial)),
-                          key=lambda r: r[0])
-        return sorted((r for part in parts for r in part), key=lambda r: r[0])
+        return merge_parts(report, report_context(self.replica, self.runtime, req, as_of_us), parts)
 
     async def fan_out(self, req: ExportRequest, op: str, shards: list[int] | None = None, **body) -> list[list]:
         """Send one shard request per partition (or per listed partition); wait for every shard's rows."""
@@ -264,16 +257,15 @@ class Shards:
         params = {**req["request"], "channels": tuple(req["request"]["channels"])}
         report = REPORTS.get(req["report"]) or LOOKUPS[req["report"]]
         ctx = report_context(self.replica, self.runtime, ExportRequest(**params), req["as_of_us"])
-        items = []
         keys = req.get("keys")
-        for source, build in report.sources.items():
-            db = self.tables[source].data._db_for_partition(p)
-            for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
-                items.extend(build(ctx, key.decode(), orjson.loads(value)))
-        if report.aggregate:
-            items = [[k, v] for k, v in combine(report, items).items()]
-        else:
-            items.sort(key=lambda r: r[0])
+
+        def states():
+            for source in report.sources:
+                db = self.tables[source].data._db_for_partition(p)
+                for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
+                    yield source, key.decode(), orjson.loads(value)
+
+        items = shard_part(report, ctx, states())
         chunk, size = [], 0
         for item in items:
             chunk.append(item)

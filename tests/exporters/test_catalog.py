@@ -7,30 +7,15 @@ import orjson
 
 from convoflow.events import parse_time
 from exporters.context import ReportContext
-from exporters.reports import REPORTS, combine
+from exporters.reports import REPORTS
 from exporters.request import ExportRequest
 from tables import conversation as conv
-from tables import directory
-from tables.directory import Directory
-
-_n = iter(range(10**9))
+from tests.exporters.helpers import ev, make_directory, run
 
 
-def ev(typ, when, **fields):
-    e = {"type": typ, "event_id": fields.pop("event_id", f"e{next(_n):06d}"), "occurred_at": when}
-    e["t"] = parse_time(when)
-    e.update({k: v for k, v in fields.items() if v is not None})
-    return e
 
 
-def make_directory(events) -> Directory:
-    entries = {}
-    for e in events:
-        key = directory.entity_key(e)
-        new = directory.merge(entries.get(key), e)
-        if new is not None:
-            entries[key] = new
-    return Directory(entries)
+
 
 
 def context(export_type, date_from="2024-07-18", date_to="2024-07-18", tz="UTC", channels=(), dir_events=()):
@@ -38,22 +23,8 @@ def context(export_type, date_from="2024-07-18", date_to="2024-07-18", tz="UTC",
     return ReportContext(req, parse_time("2030-01-01T00:00:00Z"), make_directory(dir_events))
 
 
-def scan(report, ctx, shard):
-    items = []
-    for source, build in report.sources.items():
-        for key, state in shard.get(source, {}).items():
-            items.extend(build(ctx, key, orjson.loads(orjson.dumps(state))))
-    return orjson.loads(orjson.dumps([[k, v] for k, v in combine(report, items).items()]))
 
 
-def run(export_type, ctx, shards):
-    """shards: [{table: {key: state}}]; scan each shard like Shards.scan, merge like Coordinator.run."""
-    report = REPORTS[export_type]
-    groups = {}
-    for shard in shards:
-        combine(report, scan(report, ctx, shard), groups)
-    rows = sorted((r for k, p in groups.items() for r in report.finish(ctx, k, p)), key=lambda r: r[0])
-    return [r[1] for r in rows]
 
 
 def conversations(events):

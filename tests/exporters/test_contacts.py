@@ -10,31 +10,16 @@ import orjson
 from convoflow.events import parse_time
 from exporters import csvfile
 from exporters.context import ReportContext
-from exporters.reports import REPORTS, combine
+from exporters.reports import REPORTS
 from exporters.request import ExportRequest
 from tables import contact
 from tables import conversation as conv
-from tables import directory
-from tables.directory import Directory
-
-_n = iter(range(10**9))
+from tests.exporters.helpers import ev, make_directory, run
 
 
-def ev(typ, when, **fields):
-    e = {"type": typ, "event_id": fields.pop("event_id", f"e{next(_n):06d}"), "occurred_at": when}
-    e["t"] = parse_time(when)
-    e.update({k: v for k, v in fields.items() if v is not None})
-    return e
 
 
-def make_directory(events) -> Directory:
-    entries = {}
-    for e in events:
-        key = directory.entity_key(e)
-        new = directory.merge(entries.get(key), e)
-        if new is not None:
-            entries[key] = new
-    return Directory(entries)
+
 
 
 DIR = [
@@ -64,19 +49,6 @@ def context(export_type, states, date_from="2024-07-18", date_to="2024-07-18", t
                          lambda c: contact.identifiers(contacts.get(c)))
 
 
-def run(export_type, ctx, shards):
-    """shards: [{table: {key: state}}]; scan each shard like Shards.scan, merge like Coordinator.run."""
-    report = REPORTS[export_type]
-    groups = {}
-    for shard in shards:
-        items = []
-        for source, build in report.sources.items():
-            for key, state in shard.get(source, {}).items():
-                items.extend(build(ctx, key, orjson.loads(orjson.dumps(state))))
-        part = orjson.loads(orjson.dumps([[k, v] for k, v in combine(report, items).items()]))
-        combine(report, part, groups)
-    rows = sorted((r for k, p in groups.items() for r in report.finish(ctx, k, p)), key=lambda r: r[0])
-    return [r[1] for r in rows]
 
 
 def splits(states, tries=12, seed=5):

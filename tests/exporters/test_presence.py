@@ -1,33 +1,16 @@
 """agent_presence on hand-made presence states, run the way the coordinator runs a row report."""
 import random
 
-import orjson
-
 from convoflow.events import parse_time
 from exporters.context import ReportContext
-from exporters.reports import REPORTS, combine
 from exporters.request import ExportRequest
-from tables import directory, presence
-from tables.directory import Directory
-
-_n = iter(range(10**9))
+from tables import presence
+from tests.exporters.helpers import ev, make_directory, run
 
 
-def ev(typ, when, **fields):
-    e = {"type": typ, "event_id": fields.pop("event_id", f"e{next(_n):06d}"), "occurred_at": when}
-    e["t"] = parse_time(when)
-    e.update({k: v for k, v in fields.items() if v is not None})
-    return e
 
 
-def make_directory(events) -> Directory:
-    entries = {}
-    for e in events:
-        key = directory.entity_key(e)
-        new = directory.merge(entries.get(key), e)
-        if new is not None:
-            entries[key] = new
-    return Directory(entries)
+
 
 
 def context(export_type, date_from, date_to, tz="UTC", channels=(), as_of=None, dir_events=(), identifiers=None):
@@ -37,28 +20,6 @@ def context(export_type, date_from, date_to, tz="UTC", channels=(), as_of=None, 
                          make_directory(dir_events), lambda c: ids.get(c, (None, None)))
 
 
-def run(export_type, ctx, shards):
-    """shards: [{table: {key: state}}]; scan each shard like Shards.scan, merge like Coordinator.run."""
-    report = REPORTS[export_type]
-    parts = []
-    for shard in shards:
-        items = []
-        for source, build in report.sources.items():
-            for key, state in shard.get(source, {}).items():
-                items.extend(build(ctx, key, orjson.loads(orjson.dumps(state))))
-        if report.aggregate:
-            items = [[k, v] for k, v in combine(report, items).items()]
-        else:
-            items.sort(key=lambda r: r[0])
-        parts.append(orjson.loads(orjson.dumps(items)))  # parts travel as JSON
-    if report.aggregate:
-        groups = {}
-        for part in parts:
-            combine(report, part, groups)
-        rows = sorted((r for k, p in groups.items() for r in report.finish(ctx, k, p)), key=lambda r: r[0])
-    else:
-        rows = sorted((r for part in parts for r in part), key=lambda r: r[0])
-    return [r[1] for r in rows]
 
 
 def agents(events):
