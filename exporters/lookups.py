@@ -52,6 +52,6 @@ def contact_now(ctx: ReportContext, contact_id: str, state: dict):
 
 LOOKUPS: dict[str, Report] = {
     "conversation": Report("conversation", {"conversations": conversation_row}),
-    "presence_now": Report("presence_now", {"presence": presence_now}),
+    "presence_now": Report("presence_now", {"presence": presence_now}, group_by={"presence": presence.agent_of}),
     "contact": Report("contact", {"contacts": contact_now}),
 }

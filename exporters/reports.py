@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from exporters import conversations, messages, people, responses
+from exporters import catalog, contacts, conversations, messages, people, presence, responses
 from exporters.headers import HEADERS
-from exporters import catalog, contacts, presence  # agent_presence, topics, tags, virtual_agents, contacts, contact_attributes
+from tables.presence import agent_of
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,9 @@ class Report:
     sources: dict[str, Callable]
     merge: Callable | None = None  # (partial, partial) -> partial
     finish: Callable | None = None  # (ctx, group_key, partial) -> iterable of (sort_key, row)
-    requires: tuple[str, ...] = field(default=())
+    # table name -> key -> group: states of one group (an agent's presence days) are merged
+    # (dict union) and passed to the source function once, under the group's key.
+    group_by: dict[str, Callable] = field(default_factory=dict)
 
     @property
     def header(self) -> list[str]:
@@ -54,7 +56,14 @@ def shard_part(report: Report, ctx, states) -> list:
     """One shard's answer from its (source table, key, state) triples: rows sorted by their
     sort key, or partials already merged per group (``[[group_key, partial], ...]``)."""
     items = []
+    groups: dict[tuple, dict] = {}
     for source, key, state in states:
+        group = report.group_by.get(source)
+        if group is None:
+            items.extend(report.sources[source](ctx, key, state))
+        else:
+            groups.setdefault((source, group(key)), {}).update(state)
+    for (source, key), state in groups.items():
         items.extend(report.sources[source](ctx, key, state))
     if report.aggregate:
         return [[k, v] for k, v in combine(report, items).items()]
@@ -81,9 +90,10 @@ REPORTS: dict[str, Report] = {
         Report("messages", {"conversations": messages.rows}),
         Report("agent_responses", {"conversations": responses.rows}),
         Report("agent_metrics", {"people_days": people.agent_day_rows, "presence": people.presence_rows},
+               group_by={"presence": agent_of},
                merge=people.merge, finish=people.agent_row),
         Report("teams", {"people_days": people.team_day_rows}, merge=people.merge, finish=people.team_row),
-        Report("agent_presence", {"presence": presence.rows}),
+        Report("agent_presence", {"presence": presence.rows}, group_by={"presence": agent_of}),
         Report("topics", {"conversations": catalog.topic_partials}, catalog.merge_counts, catalog.topic_finish),
         Report("tags", {"conversations": catalog.tag_partials}, catalog.tag_merge, catalog.tag_finish),
         Report("virtual_agents", {"conversations": catalog.virtual_agent_partials}, catalog.merge_counts,

@@ -52,7 +52,7 @@ def register(app, runtime: Runtime, coordinator, replica):
                 report = REPORTS[export_type]
                 keys = {"people_days": [["prefix", f"{kind}:{ident}|", f"{kind}:{ident}"]]}
                 if kind == "agent":
-                    keys["presence"] = [["exact", ident]]
+                    keys["presence"] = [["prefix", f"{ident}|", ident]]
                 rows = await coordinator.collect(report, req, now_us(), keys=keys)
                 if not rows:
                     known = replica.directory.entries.get(f"{kind}:{ident}") is not None
@@ -67,20 +67,21 @@ def register(app, runtime: Runtime, coordinator, replica):
     app.page("/agents/{ident}/metrics")(metrics_view("agent", "agent_metrics"))
     app.page("/teams/{ident}/metrics")(metrics_view("team", "teams"))
 
-    def key_view(lookup: str, table: str, what: str):
+    def key_view(lookup: str, table: str, what: str, prefix: bool = False):
         class Lookup(View):
             async def get(self, request: Request, ident: str) -> Response:
                 try:
                     req = _request(lookup, request.query, dated=False)
                 except BadRequest as exc:
                     return self.json({"error": exc.reason}, status=400)
-                rows = await coordinator.collect(LOOKUPS[lookup], req, now_us(), keys={table: [["exact", ident]]})
+                key = ["prefix", f"{ident}|", ident] if prefix else ["exact", ident]
+                rows = await coordinator.collect(LOOKUPS[lookup], req, now_us(), keys={table: [key]})
                 if not rows:
                     return self.json({"error": f"unknown {what} {ident!r}"}, status=404)
                 return self.json(rows[0][1])
 
         return Lookup
 
-    app.page("/agents/{ident}/presence")(key_view("presence_now", "presence", "agent"))
+    app.page("/agents/{ident}/presence")(key_view("presence_now", "presence", "agent", prefix=True))
     app.page("/contacts/{ident}")(key_view("contact", "contacts", "contact"))
     app.page("/conversations/{ident}")(key_view("conversation", "conversations", "conversation"))

@@ -1,4 +1,4 @@
-"""Agent-keyed presence changes -> the ``presence`` table (facts per agent)."""
+"""Agent-keyed presence changes -> the ``presence`` table (facts per agent and UTC day)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -18,15 +18,15 @@ def register(app, runtime: Runtime):
     async def presence_changes(stream):
         async for batch in stream.take_events(s.batch_size, within=0.05):
             for events in by_partition(batch).values():
-                per_agent = defaultdict(list)
+                per_day = defaultdict(list)
                 for ev, e in await accepted(runtime, events, {name: "presence"}):
-                    per_agent[e["agent_id"]].append((ev, e))
-                for agent_id, items in per_agent.items():
+                    per_day[presence.day_key(e["agent_id"], e["t"])].append((ev, e))
+                for key, items in per_day.items():
                     with partition_context(items[-1][0]):
-                        state = loads(table.get(agent_id)) or {}
+                        state = loads(table.get(key)) or {}
                         for _, e in items:
                             presence.apply(state, e)
-                        table[agent_id] = dumps(state)
+                        table[key] = dumps(state)
                 for ev in events:
                     runtime.mark(ev)
 

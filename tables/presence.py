@@ -1,8 +1,23 @@
 """An agent's presence changes, kept as facts by event_id; intervals are derived.
 
-Stored per ``agent_id`` as ``{event_id: [t, state, away_state]}``.
+Stored per agent and UTC day of the change, ``<agent_id>|<day>``, as
+``{event_id: [t, state, away_state]}``, so that a change rewrites one day's
+facts, not the agent's whole history. Readers merge an agent's days
+(``agent_of``; a dict union) before deriving intervals.
 """
 from __future__ import annotations
+
+
+DAY_US = 86_400_000_000
+
+
+def day_key(agent_id: str, t: int) -> str:
+    return f"{agent_id}|{t // DAY_US:06d}"
+
+
+def agent_of(key: str) -> str:
+    """The agent of a stored key (``<agent_id>|<day>``; a bare agent id is its own)."""
+    return key.rsplit("|", 1)[0] if "|" in key else key
 
 
 def apply(state: dict, event: dict) -> bool:

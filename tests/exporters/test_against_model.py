@@ -41,7 +41,7 @@ class Pipeline:
                 if new is not None:
                     self.tables["directory"][key] = new
             elif kind == "presence":
-                presence.apply(self.tables["presence"].setdefault(e["agent_id"], {}), e)
+                presence.apply(self.tables["presence"].setdefault(presence.day_key(e["agent_id"], e["t"]), {}), e)
             elif kind == "contact-attributes":
                 contact.apply_attribute(self.tables["contacts"].setdefault(e["contact_profile_id"], {}), e)
             else:
