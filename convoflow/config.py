@@ -32,6 +32,12 @@ class Settings:
         default_factory=lambda: env("CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}")
     )
     batch_size: int = field(default_factory=lambda: int(env("CONVOFLOW_BATCH_SIZE", "2000")))
+    # Operators (streams/schedule.py, streams/dashboard.py): scheduled exports as JSON or a JSON file,
+    # how often the scheduler looks for ended periods, how long the dashboard reuses one answer.
+    schedules: str = field(default_factory=lambda: env("CONVOFLOW_SCHEDULES", ""))
+    schedule_file: str = field(default_factory=lambda: env("CONVOFLOW_SCHEDULE_FILE", ""))
+    schedule_interval: float = field(default_factory=lambda: float(env("CONVOFLOW_SCHEDULE_INTERVAL", "60")))
+    dashboard_cache_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_DASHBOARD_CACHE", "1")))
     # HTTP: when set, every request needs "Authorization: Bearer <token>".
     api_token: str = field(default_factory=lambda: env("CONVOFLOW_API_TOKEN", ""))
     # Kafka security, passed to Faust and to every plain aiokafka client.
@@ -57,7 +63,13 @@ class Settings:
     def ssl_context(self):
         from aiokafka.helpers import create_ssl_context
 
-        return create_ssl_context(cafile=self.kafka_ssl_cafile or None)
+        cafile = self.kafka_ssl_cafile or None
+        if cafile is not None and not os.path.isfile(cafile):
+            raise ConfigError(f"CONVOFLOW_KAFKA_SSL_CAFILE {cafile}: no such file")
+        try:
+            return create_ssl_context(cafile=cafile)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ConfigError(f"CONVOFLOW_KAFKA_SSL_CAFILE {cafile}: not a usable CA file ({exc})") from None
 
     def faust_credentials(self):
         """Faust's broker_credentials for the same settings (None for PLAINTEXT)."""
