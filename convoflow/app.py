@@ -14,7 +14,7 @@ import faust
 
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
-from streams import contacts, conversations, directory, exports, lookups, people, presence, web
+from streams import contacts, conversations, dashboard, directory, exports, lookups, metrics, people, presence, schedule, web
 from streams.replica import Replica
 from streams.runtime import Runtime
 
@@ -56,13 +56,21 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
 
+    # For operators: the dashboard and export page, scheduled exports, /metrics.
+    results = dashboard.Results(settings)
+    scheduler = schedule.register(app, runtime, results)
+    dashboard.register(app, runtime, coordinator, results, scheduler)
+    metrics.register(app, runtime, results, scheduler, replica)
+
     @app.task
     async def start_readers():
         await replica.start()
         await inbox.start()
+        await results.start()
 
     @app.on_before_shutdown.connect
     async def stop_readers(app, **kwargs):
+        await results.stop()
         await inbox.stop()
         await replica.stop()
 

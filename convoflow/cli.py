@@ -36,16 +36,41 @@ def cmd_worker(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from convoflow.publish import publish_lines
+    from convoflow.publish import Input, InputError, Progress, publish_lines
 
-    stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
-    with stream:
-        summary = asyncio.run(publish_lines(_settings(args), stream))
+    started = time.monotonic()
+    try:
+        with Input(args.file) as stream:
+            progress = None if args.quiet else Progress(stream.total)
+            summary = asyncio.run(publish_lines(_settings(args), stream, progress))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: what was sent before is published", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a broker error while publishing: one line, no traceback
+        from aiokafka.errors import KafkaConnectionError
+
+        from convoflow.config import ConfigError
+
+        if isinstance(exc, (KafkaConnectionError, ConfigError)):
+            raise  # main() says it, like for every command
+        print(f"error: publishing failed: {exc or exc.__class__.__name__}", file=sys.stderr)
+        return 1
+    seconds = time.monotonic() - started
     for topic, n in sorted(summary.per_topic.items()):
         print(f"{topic}: {n}")
-    for line_no, reason in summary.rejected[:50]:
+    shown = summary.rejected[: args.show_rejected]
+    for line_no, reason in shown:
         print(f"line {line_no}: not published: {reason}", file=sys.stderr)
-    print(f"published {summary.published}, rejected locally {len(summary.rejected)}")
+    if len(summary.rejected) > len(shown):
+        print(f"... and {len(summary.rejected) - len(shown)} more rejected lines", file=sys.stderr)
+    print(f"published {summary.published}, rejected locally {len(summary.rejected)} "
+          f"({summary.lines} lines, {summary.bytes_read / 1e6:.1f} MB in {seconds:.1f} s)")
+    if summary.error:
+        print(f"error: {summary.error}; the lines before it are published", file=sys.stderr)
+        return 1
     return 1 if summary.rejected and args.strict else 0
 
 
@@ -116,10 +141,13 @@ def main(argv=None) -> int:
     p.add_argument("--loglevel", default="info")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("publish", help="publish events from a JSON-lines file ('-' for stdin)")
+    p = sub.add_parser("publish", help="publish events from a JSON-lines file, plain or gzip'd ('-' for stdin)")
     _common(p)
-    p.add_argument("file")
+    p.add_argument("file", help="JSON lines, one event a line; gzip'd input is recognised by its first bytes")
     p.add_argument("--strict", action="store_true", help="exit 1 when a line could not be published")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--show-rejected", type=int, default=50, metavar="N",
+                   help="list at most N rejected lines (default %(default)s)")
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("export", help="request an export and write the CSV file")

@@ -10,6 +10,7 @@ import hmac
 import os
 import re
 
+from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 
 from streams.runtime import Runtime
@@ -53,5 +54,8 @@ def register(app, runtime: Runtime):
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            assigned = sorted({tp.partition for tp in app.consumer.assignment()}) if app.consumer else []
+            try:
+                assigned = sorted({tp.partition for tp in app.consumer.assignment()})
+            except ConsumerNotStarted:
+                assigned = []
             return self.json({"status": "ok", "assigned": assigned, "counts": dict(runtime.counts)})
