@@ -2,6 +2,7 @@
 a rename in the directory, a header row for every report over a simulated month."""
 import csv
 import io
+import os
 import re
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from convoflow import simulate
 from exporters.request import EXPORT_TYPES
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "sparkcentral-data-exports.txt"
+# shared/ stands beside the repository (as in CI); CONVOFLOW_SHARED_DIR may point elsewhere.
+SHARED = Path(os.environ.get("CONVOFLOW_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
+SEED = SHARED / "seed" / "sparkcentral-data-exports.txt"
 
 
 def ev(eid, typ, at, **fields):
