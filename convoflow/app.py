@@ -62,6 +62,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     dashboard.register(app, runtime, coordinator, results, scheduler)
     metrics.register(app, runtime, results, scheduler, replica)
 
+    @app.on_partitions_revoked.connect
+    async def forget_what_was_sent(app, revoked, **kwargs):
+        """After a rebalance another worker may have sent newer values for our keys: send again."""
+        runtime.sent.digests.clear()
+
     @app.task
     async def start_readers():
         await replica.start()

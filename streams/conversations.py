@@ -31,6 +31,7 @@ def register(app, runtime: Runtime):
 
     @app.agent(source, name="conversations")
     async def conversations(stream):
+        runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
         async for batch in stream.take_events(s.batch_size, within=0.05):
             for events in by_partition(batch).values():
                 valid = await accepted(runtime, events, logical)
@@ -40,14 +41,17 @@ def register(app, runtime: Runtime):
                 for cid, items in per_conversation.items():
                     with partition_context(items[-1][0]):
                         state = loads(table.get(cid)) or conversation.new_state()
+                        changed = False
                         for _, e in items:
-                            conversation.apply(state, e)
-                        add_contributions(people_updates, cid, state)
-                        if any(e["type"] == "message.created" for _, e in items):
-                            for c in contact.conversation_contributions(cid, state["m"].values()):
-                                contact_updates.add(c["c"], c)
-                        # Written even when unchanged: a replay after a crash re-sends the
-                        # changelog record that may not have reached the broker before.
+                            changed |= conversation.apply(state, e)
+                        # A conversation this process has not written yet is written and sent
+                        # even when unchanged: after a crash, the replay re-sends what may
+                        # not have reached the broker before.
+                        if not (runtime.sent.changed(f"conversation|{cid}") or changed):
+                            continue
+                        add_contributions(people_updates, cid, state, runtime.sent)
+                        for c in contact.conversation_contributions(cid, state.get("m", {}).values()):
+                            contact_updates.add(c["c"], c, runtime.sent, f"contact|{c['c']}|{cid}")
                         table[cid] = dumps(state)
                 await people_updates.flush()
                 await contact_updates.flush()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from streams.runtime import Outbox, Runtime, bundled_items, by_partition, dumps, loads, partition_context
+from streams.runtime import Outbox, Runtime, SentInProcess, bundled_items, by_partition, dumps, loads, partition_context
 from tables import people
 
 
@@ -59,10 +59,11 @@ def register(app, runtime: Runtime):
     return contributions, days_table
 
 
-def add_contributions(outbox: Outbox, cid: str, state: dict) -> None:
-    """Queue the conversation's current map for every owner, and an empty one for owners it left."""
+def add_contributions(outbox: Outbox, cid: str, state: dict, sent: SentInProcess | None = None) -> None:
+    """Queue the conversation's current map for every owner, and an empty one for owners it left
+    (skipping what this process already sent, unchanged, to that owner)."""
     maps = people.contributions(cid, state)
     previous = state.get("_owners", [])
     for owner in set(previous) | maps.keys():
-        outbox.add(owner, {"o": owner, "c": cid, "m": maps.get(owner, {})})
+        outbox.add(owner, {"o": owner, "c": cid, "m": maps.get(owner, {})}, sent, f"people|{owner}|{cid}")
     state["_owners"] = sorted(set(previous) | maps.keys())

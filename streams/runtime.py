@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import weakref
 from collections import defaultdict
@@ -27,6 +28,7 @@ class Runtime:
     events: dict = field(default_factory=lambda: defaultdict(int))
     dead_letters: dict = field(default_factory=lambda: defaultdict(int))
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
+    sent: SentInProcess = field(default_factory=lambda: SentInProcess())
 
     def mark(self, event) -> None:
         msg = event.message
@@ -78,6 +80,28 @@ class Runtime:
         log.info("dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
 
 
+class SentInProcess:
+    """What this process has already sent or written, per key: a repeat is skipped.
+
+    Only within one process: after a restart it is empty, so a replay after a
+    crash re-sends and re-writes everything (which is what makes replays safe).
+    Bounded: forgetting a key only means sending its value again, harmlessly.
+    """
+
+    def __init__(self, limit: int = 400_000):
+        self.limit = limit
+        self.digests: dict[str, bytes] = {}
+
+    def changed(self, key: str, value: bytes = b"") -> bool:
+        digest = hashlib.blake2b(value, digest_size=16).digest()
+        if self.digests.get(key) == digest:
+            return False
+        if len(self.digests) >= self.limit:
+            self.digests.clear()
+        self.digests[key] = digest
+        return True
+
+
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a key (murmur2), as for every keyed topic here."""
     return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
@@ -93,7 +117,10 @@ class Outbox:
         self.app, self.topic, self.partitions = app, topic, partitions
         self.items: dict[int, list] = defaultdict(list)
 
-    def add(self, key: str, item) -> None:
+    def add(self, key: str, item, sent: SentInProcess | None = None, sent_key: str | None = None) -> None:
+        """Queue an item for the partition of ``key``; skipped when ``sent`` has seen the same item under ``sent_key``."""
+        if sent is not None and not sent.changed(sent_key, dumps(item)):
+            return
         self.items[partition_for(key, self.partitions)].append(item)
 
     async def flush(self) -> None:
