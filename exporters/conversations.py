@@ -56,7 +56,7 @@ def _row(ctx: ReportContext, cid: str, state: dict, changes: list, resolved: boo
     row += ctx.team_cells(last_change[S_TEAM] if last_change else None)
     row += [cell.text(conv.current_status(changes)), cell.text(r[S_RESOLVED_BY] if r else None)]
     if resolved:
-        row += [cell.text(r[S_REASON]), cell.text(r[S_COMMENT]), cell.text(r[S_TRIGGER])]
+        row += [cell.text(r[S_REASON]), cell.text(r[S_COMMENT]), cell.text(r[S_TRIGGER])] if r else ["", "", ""]
     row += [ctx.ts(r[S_T] if r else None)]
     row += ctx.agent_cells(r[S_AGENT] if r else None)
     row += [

@@ -60,6 +60,14 @@ def test_conversation_lookup_equals_csv_row(deployment2):
         assert status == 200 and got == row
 
 
+def test_lookup_of_an_open_conversation(deployment2):
+    d, _ = deployment2
+    result, body = d.export("conversations_open", "UTC", FIRST, LAST)
+    row = csv_rows(body)[0]
+    status, got = get_json(d.workers[0], f"/conversations/{row['Conversation ID']}?tz=UTC")
+    assert status == 200 and got["Resolve Reason"] == "" and {k: got[k] for k in row} == row
+
+
 def test_contact_and_presence_lookups(deployment2):
     d, events = deployment2
     d.export("contacts", "UTC", FIRST, LAST)  # catches up
