@@ -1,0 +1,1 @@
+"""convoflow benchmark (issue 5): ``python -m bench.run`` or ``make bench``; see docs/performance.md."""
