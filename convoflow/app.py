@@ -14,7 +14,9 @@ import faust
 
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
-from streams import contacts, conversations, dashboard, directory, exports, lookups, metrics, people, presence, schedule, web
+from streams import (
+    contacts, conversations, dashboard, directory, exports, lookups, metrics, people, presence, schedule, watchdog, web,
+)
 from streams.replica import Replica
 from streams.runtime import Runtime
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     coordinator, inbox = exports.register(app, runtime, replica, tables)
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
+    watchdog.register(app, runtime)
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
     results = dashboard.Results(settings)
