@@ -33,6 +33,12 @@ from streams.replica import Replica
 from streams.runtime import Runtime, dumps, loads, log, partition_for
 
 PART_BYTES = 256 * 1024
+REASSIGNED = "reassigned"
+REBALANCE_RETRIES = 5
+
+
+class ShardMoved(Exception):
+    """A shard's partition moved to another worker during an export."""
 STORE_META_PREFIX = b"__faust"
 
 
@@ -123,6 +129,25 @@ class Coordinator:
         self.internal = [s.topic("contact-updates"), s.topic("people-updates")]
         self.replicated = [changelog_topic(s, "directory"), changelog_topic(s, "contacts")]
         self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
+        self.running: dict[str, asyncio.Future] = {}
+
+    def start(self, event) -> None:
+        """Handle a request in its own task; a repeat of a running request id waits for it first."""
+        try:
+            rid = loads(event.value).get("request_id")
+        except (ValueError, AttributeError, TypeError):  # not JSON, or not an object: handle() says so
+            rid = None
+        previous = self.running.get(rid) if isinstance(rid, str) else None
+
+        async def run():
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await self.handle(event)
+
+        task = asyncio.ensure_future(run())
+        if isinstance(rid, str):
+            self.running[rid] = task
+            task.add_done_callback(lambda t: self.running.pop(rid, None) if self.running.get(rid) is t else None)
 
     async def publish_result(self, rid: str, result: dict) -> None:
         await self.app.producer.send(
@@ -181,6 +206,17 @@ class Coordinator:
         return count, path
 
     async def collect(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None) -> list:
+        """``collect_once``, again when a partition moved to another worker in the middle."""
+        for attempt in range(REBALANCE_RETRIES):
+            try:
+                return await self.collect_once(report, req, as_of_us, keys)
+            except ShardMoved:
+                if attempt == REBALANCE_RETRIES - 1:
+                    raise RuntimeError(f"partitions kept moving between workers ({REBALANCE_RETRIES} tries); retry later")
+                log.info("export %s: a partition moved during the export; starting again", req.request_id)
+                await asyncio.sleep(1.0)
+
+    async def collect_once(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None) -> list:
         """Sorted (sort_key, row) of a report from every shard.
 
         Without ``keys``: an export, read-your-writes (catch up first, then scan
@@ -216,6 +252,8 @@ class Coordinator:
             while len(done) < len(shards):
                 part = await asyncio.wait_for(queue.get(), timeout=self.timeout)
                 if part.get("error"):
+                    if part["error"].startswith(REASSIGNED):
+                        raise ShardMoved(part["error"])
                     raise RuntimeError(f"shard {part['shard']}: {part['error']}")
                 rows[part["shard"]].extend(part["rows"])
                 if part["done"]:
@@ -232,14 +270,27 @@ class Shards:
 
     def __init__(self, app, runtime: Runtime, replica: Replica, tables: dict):
         self.app, self.runtime, self.replica, self.tables = app, runtime, replica, tables
+        self.running: dict[int, set] = {}
         self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
 
     async def reply(self, token: str, shard: int, rows: list, done: bool, error: str | None = None) -> None:
         value = dumps({"shard": shard, "rows": rows, "done": done, "error": error})
         await self.app.producer.send(self.runtime.settings.topic("export-parts"), token.encode(), value, None, None, None)
 
-    async def handle(self, event) -> None:
+    def start(self, event) -> None:
         req = loads(event.value)
+        task = asyncio.ensure_future(self.handle(req))
+        self.running.setdefault(req["shard"], set()).add((task, req["token"]))
+        task.add_done_callback(lambda t: self.running.get(req["shard"], set()).discard((t, req["token"])))
+
+    async def on_revoked(self, partitions: set[int]) -> None:
+        """Shards of partitions that moved answer with an error at once (the coordinator retries)."""
+        for p in partitions:
+            for task, token in list(self.running.pop(p, ())):
+                task.cancel()
+                await self.reply(token, p, [], True, error=f"{REASSIGNED}: partition {p} moved to another worker")
+
+    async def handle(self, req: dict) -> None:
         token, p = req["token"], req["shard"]
         try:
             await self.runtime.wait_processed(req["offsets"], p, self.timeout)
@@ -249,6 +300,8 @@ class Shards:
                 return
             await self.replica.wait_for(req["replica"], self.timeout)
             await self.scan(token, p, req)
+        except asyncio.CancelledError:
+            raise
         except Exception as exc:
             log.warning("shard %d of %s failed: %r", p, token, exc)
             await self.reply(token, p, [], True, error=str(exc) or repr(exc))
@@ -284,14 +337,20 @@ def register(app, runtime: Runtime, replica: Replica, tables: dict):
     coordinator = Coordinator(app, runtime, replica, inbox, log_table)
     shards = Shards(app, runtime, replica, tables)
 
+    # Requests and shard requests run as tasks, not inside the agents: an export waits for other
+    # partitions, and a rebalance waits for the agents' current events; blocking here would deadlock.
     @app.agent(app.topic(s.topic("export-requests"), **raw), name="export-requests")
     async def export_requests(stream):
         async for event in stream.events():
-            await coordinator.handle(event)
+            coordinator.start(event)
 
     @app.agent(app.topic(s.topic("export-shards"), **raw), name="export-shards", concurrency=1)
     async def export_shards(stream):
         async for event in stream.events():
-            await shards.handle(event)
+            shards.start(event)
+
+    @app.on_partitions_revoked.connect
+    async def stop_moved_shards(app, revoked, **kwargs):
+        await shards.on_revoked({tp.partition for tp in revoked})
 
     return coordinator, inbox
