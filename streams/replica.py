@@ -56,6 +56,7 @@ class Replica:
         self.consumer.assign(tps)
         await self.consumer.seek_to_beginning(*tps)
         self.task = asyncio.ensure_future(self._run())
+        self.ready.set()
 
     async def _run(self) -> None:
         while True:
@@ -77,6 +78,7 @@ class Replica:
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        await asyncio.wait_for(self.ready.wait(), timeout)  # a shard may be asked before the copy has started
         for topic, parts in ends.items():
             for partition, end in parts.items():
                 tp = TopicPartition(topic, int(partition))
