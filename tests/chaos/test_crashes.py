@@ -129,6 +129,7 @@ class CrashRun:
         assert not others, f"{len(self.mismatches)} of 12 reports differ {what}:\n" + "\n\n".join(self.mismatches.values())
         if self.mismatches:
             figures["known_bug"] = "people aggregates drifted: " + ", ".join(sorted(self.mismatches))
+            figures["known_bug_diff"] = "\n".join(self.mismatches.values())[:3000]
             pytest.xfail(PEOPLE_BUG + "\n\n" + "\n\n".join(self.mismatches.values()))
 
 
