@@ -52,6 +52,19 @@ class Deployment:
         w.start()
         return w
 
+    def wait_until_balanced(self, timeout: float = 90) -> None:
+        """Until every worker owns partitions and together they own all of them (the group has settled)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            owned = []
+            for w in self.workers:
+                status, body = w.get("/health")
+                owned.append(set(orjson.loads(body).get("assigned", [])) if status == 200 else set())
+            if all(owned) and set().union(*owned) >= set(range(self.partitions)):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"the workers did not settle their partitions within {timeout:.0f} s: {owned}")
+
     def publish(self, events: list[dict]):
         return asyncio.run(publish_events(self.settings, events))
 

@@ -17,6 +17,7 @@ def deployment2(broker, tmp_path_factory):
     d = Deployment(tmp_path_factory.mktemp("lookups"), partitions=4)
     d.start_worker()
     d.start_worker()
+    d.wait_until_balanced()
     events = simulate.generate(seed=31, agents=8, teams=3, conversations=150, days=3)
     d.publish(simulate.disorder(events, seed=2, duplicate_rate=0.1, window=200))
     yield d, events

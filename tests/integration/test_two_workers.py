@@ -14,6 +14,7 @@ def two_workers(broker, tmp_path_factory):
     d = Deployment(tmp_path_factory.mktemp("two-workers"), partitions=4)
     d.start_worker()
     d.start_worker()
+    d.wait_until_balanced()
     yield d
     d.stop()
     problems = problems_in_log(d.logs())
