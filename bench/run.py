@@ -73,7 +73,7 @@ TARGETS = {
 TARGET_SIZES = {"conversations": 1_000_000, "agents": 1_000, "days": 30}
 
 INTERNAL = ("contact-updates", "people-updates")
-CHANGELOG_TABLES = ("conversations", "contacts", "presence", "directory", "people", "people_days", "export_log")
+CHANGELOG_TABLES = ("conversations", "contacts", "presence", "directory", "owner_conversations", "owner_days", "export_log")
 
 
 def log(msg: str) -> None:

@@ -15,13 +15,15 @@ import faust
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, exports, lookups, metrics, people, presence, schedule, watchdog, web,
+    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, metrics, people, presence, schedule,
+    watchdog, web,
 )
 from streams.replica import Replica
 from streams.runtime import Runtime
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+    faust_fixes.apply()
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
@@ -52,7 +54,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         "presence": presence.register(app, runtime),
         "directory": directory.register(app, runtime),
     }
-    tables["people"], tables["people_days"] = people.register(app, runtime)
+    tables["owner_conversations"], tables["owner_days"] = people.register(app, runtime)
     replica = Replica(settings)
     coordinator, inbox = exports.register(app, runtime, replica, tables)
     web.register(app, runtime)

@@ -11,7 +11,7 @@ from convoflow.config import Settings
 
 # Tables whose changelogs every worker replicates (read-only), and the ones it only writes.
 REPLICATED_TABLES = ("directory", "contacts")
-PARTITIONED_TABLES = ("conversations", "presence", "export_log", "people", "people_days")
+PARTITIONED_TABLES = ("conversations", "presence", "export_log", "owner_conversations", "owner_days")
 
 
 def changelog_topic(settings: Settings, table: str) -> str:

@@ -10,7 +10,7 @@ from tables.people import DAY_US
 
 def _day_rows(kind: str):
     def rows(ctx: ReportContext, key: str, record: dict):
-        owner, day = key.rsplit("|", 1)
+        owner, day, _shard = key.rsplit("|", 2)
         owner_kind, owner_id = owner.split(":", 1)
         day = int(day)
         if owner_kind != kind or (day + 1) * DAY_US <= ctx.start_us or day * DAY_US >= ctx.end_us:

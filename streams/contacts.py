@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, bundled_items, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, apply_batches, bundled_items, by_partition, dumps, loads, partition_context
 from tables import contact
 
 
@@ -14,23 +14,23 @@ def register(app, runtime: Runtime):
     source = app.topic(attributes, updates, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("contacts", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
 
+    async def apply(batch):
+        for events in by_partition(batch).values():
+            attribute_events = [ev for ev in events if ev.message.topic == attributes]
+            per_contact = defaultdict(list)
+            for ev, e in await accepted(runtime, attribute_events, {attributes: "contact-attributes"}):
+                per_contact[e["contact_profile_id"]].append((ev, contact.apply_attribute, e))
+            for ev, c in bundled_items(ev for ev in events if ev.message.topic == updates):
+                per_contact[c["c"]].append((ev, contact.apply_conversation, c))
+            for key, items in per_contact.items():
+                with partition_context(items[-1][0]):
+                    state = loads(table.get(key)) or {}
+                    for _, fold, value in items:
+                        fold(state, value)
+                    table[key] = dumps(state)
+
     @app.agent(source, name="contacts")
     async def contacts(stream):
-        async for batch in stream.take_events(s.batch_size, within=0.05):
-            for events in by_partition(batch).values():
-                attribute_events = [ev for ev in events if ev.message.topic == attributes]
-                per_contact = defaultdict(list)
-                for ev, e in await accepted(runtime, attribute_events, {attributes: "contact-attributes"}):
-                    per_contact[e["contact_profile_id"]].append((ev, contact.apply_attribute, e))
-                for ev, c in bundled_items(ev for ev in events if ev.message.topic == updates):
-                    per_contact[c["c"]].append((ev, contact.apply_conversation, c))
-                for key, items in per_contact.items():
-                    with partition_context(items[-1][0]):
-                        state = loads(table.get(key)) or {}
-                        for _, fold, value in items:
-                            fold(state, value)
-                        table[key] = dumps(state)
-                for ev in events:
-                    runtime.mark(ev)
+        await apply_batches(runtime, stream, apply)
 
     return table

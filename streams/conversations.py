@@ -17,7 +17,7 @@ from collections import defaultdict
 from convoflow.events import CONVERSATION_TOPICS
 from streams.ingest import accepted
 from streams.people import add_contributions
-from streams.runtime import Outbox, Runtime, by_partition, dumps, loads, partition_context
+from streams.runtime import Outbox, Runtime, apply_batches, by_partition, dumps, loads, partition_context
 from tables import contact, conversation
 
 
@@ -29,33 +29,35 @@ def register(app, runtime: Runtime):
     contact_updates = Outbox(app, s.topic("contact-updates"), s.partitions)
     people_updates = Outbox(app, s.topic("people-updates"), s.partitions)
 
+    async def apply(batch):
+        for events in by_partition(batch).values():
+            valid = await accepted(runtime, events, logical)
+            per_conversation = defaultdict(list)
+            for ev, e in valid:
+                per_conversation[e["conversation_id"]].append((ev, e))
+            for cid, items in per_conversation.items():
+                with partition_context(items[-1][0]):
+                    state = loads(table.get(cid)) or conversation.new_state()
+                    changed = False
+                    for _, e in items:
+                        changed |= conversation.apply(state, e)
+                    # A conversation this process has not written yet is written and sent
+                    # even when unchanged: after a crash, the replay re-sends what may
+                    # not have reached the broker before.
+                    if not (runtime.sent.changed(f"conversation|{cid}") or changed):
+                        continue
+                    add_contributions(people_updates, cid, state, runtime.sent)
+                    for c in contact.conversation_contributions(cid, state.get("m", {}).values()):
+                        contact_updates.add(c["c"], c, runtime.sent, f"contact|{c['c']}|{cid}")
+                    table[cid] = dumps(state)
+        # The facts (with the owners they name) reach the changelog before any owner hears of
+        # them: after a crash, the restored state still names every owner that got a map.
+        await app.producer.flush()
+        await people_updates.flush()
+        await contact_updates.flush()
+
     @app.agent(source, name="conversations")
     async def conversations(stream):
-        runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
-        async for batch in stream.take_events(s.batch_size, within=0.05):
-            for events in by_partition(batch).values():
-                valid = await accepted(runtime, events, logical)
-                per_conversation = defaultdict(list)
-                for ev, e in valid:
-                    per_conversation[e["conversation_id"]].append((ev, e))
-                for cid, items in per_conversation.items():
-                    with partition_context(items[-1][0]):
-                        state = loads(table.get(cid)) or conversation.new_state()
-                        changed = False
-                        for _, e in items:
-                            changed |= conversation.apply(state, e)
-                        # A conversation this process has not written yet is written and sent
-                        # even when unchanged: after a crash, the replay re-sends what may
-                        # not have reached the broker before.
-                        if not (runtime.sent.changed(f"conversation|{cid}") or changed):
-                            continue
-                        add_contributions(people_updates, cid, state, runtime.sent)
-                        for c in contact.conversation_contributions(cid, state.get("m", {}).values()):
-                            contact_updates.add(c["c"], c, runtime.sent, f"contact|{c['c']}|{cid}")
-                        table[cid] = dumps(state)
-                await people_updates.flush()
-                await contact_updates.flush()
-                for ev in events:
-                    runtime.mark(ev)
+        await apply_batches(runtime, stream, apply)
 
     return table

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, apply_batches, by_partition, dumps, loads, partition_context
 from tables import directory
 
 
@@ -12,19 +12,19 @@ def register(app, runtime: Runtime):
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("directory", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
 
+    async def apply(batch):
+        for events in by_partition(batch).values():
+            for ev, e in await accepted(runtime, events, {name: "directory"}):
+                key = directory.entity_key(e)
+                with partition_context(ev):
+                    entry = directory.merge(loads(table.get(key)), e)
+                    if entry is not None:
+                        table[key] = dumps(entry)
+                    else:
+                        table[key] = table.get(key)  # re-send on replay, see conversations
+
     @app.agent(source, name="directory")
     async def directory_events(stream):
-        async for batch in stream.take_events(s.batch_size, within=0.05):
-            for events in by_partition(batch).values():
-                for ev, e in await accepted(runtime, events, {name: "directory"}):
-                    key = directory.entity_key(e)
-                    with partition_context(ev):
-                        entry = directory.merge(loads(table.get(key)), e)
-                        if entry is not None:
-                            table[key] = dumps(entry)
-                        else:
-                            table[key] = table.get(key)  # re-send on replay, see conversations
-                for ev in events:
-                    runtime.mark(ev)
+        await apply_batches(runtime, stream, apply)
 
     return table

@@ -50,7 +50,7 @@ def register(app, runtime: Runtime, coordinator, replica):
                 except BadRequest as exc:
                     return self.json({"error": exc.reason}, status=400)
                 report = REPORTS[export_type]
-                keys = {"people_days": [["prefix", f"{kind}:{ident}|", f"{kind}:{ident}"]]}
+                keys = {"owner_days": [["prefix", f"{kind}:{ident}|", f"{kind}:{ident}"]]}
                 if kind == "agent":
                     keys["presence"] = [["prefix", f"{ident}|", ident]]
                 rows = await coordinator.collect(report, req, now_us(), keys=keys)

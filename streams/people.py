@@ -1,62 +1,75 @@
-"""Agent and team aggregates, kept incrementally from what conversations contribute.
+"""Agent and team aggregates, kept from what conversations contribute.
 
 After a batch, every touched conversation sends its contribution map to each
 agent and team it names (``people-updates``, keyed by ``agent:<id>`` /
 ``team:<id>``), and an empty map to owners it named before but no longer does
 (a late event moved a resolution or re-classified a lock session). Here the
-owner replaces the conversation's previous map and moves the difference into
-its per-UTC-day totals (``people_days``). A repeat changes nothing.
+owner puts the conversation's partials of each day into that day's record,
+whose totals move by the difference (``tables.people.replace_in_day``). A
+repeat changes nothing, and a replay after a crash repairs whatever part of a
+batch did not reach the changelogs.
 
 Tables (both partitioned like ``people-updates``):
-- ``people``: ``<owner>|<conversation_id>`` -> the map last received;
-- ``people_days``: ``<owner>|<day>`` -> ``{"b": {"<channel>|<bucket>": partial}, "t": {"<channel>": partial}}``.
+- ``owner_days``: ``<owner>|<day>|<shard>`` -> totals per bucket and channel, and
+  each conversation's partials of that day (``tables.people.encode_day``);
+- ``owner_conversations``: ``<owner>|<conversation_id>`` -> the days the
+  conversation ever contributed to (so a contribution that moves to another day
+  is taken out of the old one).
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
-from streams.runtime import Outbox, Runtime, SentInProcess, bundled_items, by_partition, dumps, loads, partition_context
+from streams.runtime import (
+    Outbox, Runtime, SentInProcess, apply_batches, bundled_items, by_partition, dumps, loads, partition_context,
+)
 from tables import people
 
 
-def day_key(owner: str, day: int) -> str:
-    return f"{owner}|{day:06d}"
+def day_key(owner: str, day: int, shard: int = 0) -> str:
+    return f"{owner}|{day:06d}|{shard}"
 
 
 def register(app, runtime: Runtime):
     s = runtime.settings
     name = s.topic("people-updates")
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    contributions = app.Table("people", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
-    days_table = app.Table("people_days", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    index = app.Table("owner_conversations", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    days_table = app.Table("owner_days", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+
+    def write(table, key: str, value: bytes) -> None:
+        # Written when it changed, or when this process has not written it yet: the local
+        # store may hold a value whose changelog record a crash lost (see conversations).
+        if runtime.sent.changed(f"{table.name}|{key}", value):
+            table[key] = value
+
+    async def apply(batch):
+        for events in by_partition(batch).values():
+            per_owner = defaultdict(dict)
+            for ev, update in bundled_items(events):
+                per_owner[update["o"]][update["c"]] = (ev, update["m"])  # the latest map per conversation
+            for owner, latest in per_owner.items():
+                with partition_context(list(latest.values())[-1][0]):
+                    records: dict[str, dict] = {}
+                    for cid, (_, new) in latest.items():
+                        known = loads(index.get(f"{owner}|{cid}")) or []
+                        per_day = people.by_day(new)
+                        days = sorted(set(known) | per_day.keys())
+                        shard = people.shard_of(owner, cid)
+                        for day in days:
+                            key = day_key(owner, day, shard)
+                            if key not in records:
+                                records[key] = people.decode_day(days_table.get(key))
+                            people.replace_in_day(records[key], cid, per_day.get(day, {}))
+                        write(index, f"{owner}|{cid}", dumps(days))
+                    for key, record in records.items():
+                        write(days_table, key, people.encode_day(record))
 
     @app.agent(source, name="people")
     async def people_updates(stream):
-        async for batch in stream.take_events(s.batch_size, within=0.05):
-            for events in by_partition(batch).values():
-                per_owner = defaultdict(list)
-                for ev, update in bundled_items(events):
-                    per_owner[update["o"]].append((ev, update))
-                for owner, items in per_owner.items():
-                    with partition_context(items[-1][0]):
-                        days: dict[int, dict] = {}
-                        latest = {}
-                        for _, update in items:
-                            latest[update["c"]] = update["m"]
-                        for cid, new in latest.items():
-                            key = f"{owner}|{cid}"
-                            old = loads(contributions.get(key)) or {}
-                            for day in {people.day_of_bucket(int(k.rsplit("|", 1)[1])) for k in old.keys() | new.keys()}:
-                                if day not in days:
-                                    days[day] = loads(days_table.get(day_key(owner, day))) or {"b": {}, "t": {}}
-                            people.apply_contribution(days, old, new)
-                            contributions[key] = dumps(new)
-                        for day, record in days.items():
-                            days_table[day_key(owner, day)] = dumps(record)
-                for ev in events:
-                    runtime.mark(ev)
+        await apply_batches(runtime, stream, apply)
 
-    return contributions, days_table
+    return index, days_table
 
 
 def add_contributions(outbox: Outbox, cid: str, state: dict, sent: SentInProcess | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, apply_batches, by_partition, dumps, loads, partition_context
 from tables import presence
 
 
@@ -14,20 +14,20 @@ def register(app, runtime: Runtime):
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("presence", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
 
+    async def apply(batch):
+        for events in by_partition(batch).values():
+            per_day = defaultdict(list)
+            for ev, e in await accepted(runtime, events, {name: "presence"}):
+                per_day[presence.day_key(e["agent_id"], e["t"])].append((ev, e))
+            for key, items in per_day.items():
+                with partition_context(items[-1][0]):
+                    state = loads(table.get(key)) or {}
+                    for _, e in items:
+                        presence.apply(state, e)
+                    table[key] = dumps(state)
+
     @app.agent(source, name="presence")
     async def presence_changes(stream):
-        async for batch in stream.take_events(s.batch_size, within=0.05):
-            for events in by_partition(batch).values():
-                per_day = defaultdict(list)
-                for ev, e in await accepted(runtime, events, {name: "presence"}):
-                    per_day[presence.day_key(e["agent_id"], e["t"])].append((ev, e))
-                for key, items in per_day.items():
-                    with partition_context(items[-1][0]):
-                        state = loads(table.get(key)) or {}
-                        for _, e in items:
-                            presence.apply(state, e)
-                        table[key] = dumps(state)
-                for ev in events:
-                    runtime.mark(ev)
+        await apply_batches(runtime, stream, apply)
 
     return table

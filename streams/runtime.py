@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka.partitioner import murmur2
 from faust.streams import _current_event, current_event
+from mode.utils.aiter import aiter
+from mode.utils.futures import notify
 
 from convoflow.config import Settings
 
@@ -29,6 +31,7 @@ class Runtime:
     dead_letters: dict = field(default_factory=lambda: defaultdict(int))
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
+    last_error: str = ""
 
     def mark(self, event) -> None:
         msg = event.message
@@ -78,6 +81,109 @@ class Runtime:
             self.settings.topic("dead-letters"), msg.key, msg.value, partition=None, timestamp=None, headers=headers
         )
         log.info("dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+
+
+# How long a failing batch is retried (a broker that is away comes back) before its events are
+# applied one by one and those that still fail go to dead letters.
+RETRY_FOR_SECONDS = 120.0
+
+
+async def batches(stream, max_: int, within: float):
+    """Faust's ``Stream.take_events``, except that a batch is acknowledged only when
+    the agent asks for the next one.
+
+    Faust's version acknowledges the buffered events in a ``finally``: a batch
+    cut short by an error or by a shutdown counted as processed, its offsets were
+    committed and its events were lost (seen as a message missing after a worker
+    stopped under load). Here an interrupted batch stays unacknowledged, so its
+    offsets are not committed and it is read again.
+    """
+    events: list = []
+    buffer_full = asyncio.Event()
+    buffer_consumed = asyncio.Event()
+    consuming = None
+
+    async def add_to_buffer(value):
+        nonlocal consuming
+        if consuming is not None:
+            try:
+                await consuming
+            finally:
+                consuming = None
+        event = stream.current_event
+        if event is None:
+            raise RuntimeError("batch reader found no current event")
+        events.append(event)
+        if len(events) >= max_:
+            buffer_full.set()
+            buffer_consumed.clear()
+            await stream.wait(buffer_consumed)
+        return value
+
+    enable_acks = stream.enable_acks
+    stream.enable_acks = False
+    stream.add_processor(add_to_buffer)
+    stream._enable_passive(aiter(stream.channel))
+    try:
+        while not stream.should_stop:
+            await stream.wait_for_stopped(buffer_full, timeout=within)
+            if not events:
+                continue
+            consuming = asyncio.get_running_loop().create_future()
+            batch = list(events)
+            try:
+                yield batch
+                # Reached only when the agent asks for more: an interrupted batch stays
+                # unacknowledged and is read again after the restart (or by the partition's next owner).
+                for event in batch:
+                    await stream.ack(event)
+            finally:
+                events.clear()
+                notify(consuming)
+                buffer_full.clear()
+                buffer_consumed.set()
+    finally:
+        stream.enable_acks = enable_acks
+        stream._processors.remove(add_to_buffer)
+
+
+async def apply_batches(runtime: "Runtime", stream, apply) -> None:
+    """Run ``apply(events)`` on each batch of the stream, marking its events processed.
+
+    A batch that raises is retried (every apply is idempotent) for up to
+    RETRY_FOR_SECONDS; then its events are applied one at a time and any that
+    still fails goes to ``dead-letters`` with the error, so one poisonous event
+    can neither stop the agent nor take the rest of its batch with it.
+    """
+    runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
+    async for batch in batches(stream, runtime.settings.batch_size, 0.05):
+        if not await _attempt(runtime, apply, batch, RETRY_FOR_SECONDS):
+            for event in batch:
+                if not await _attempt(runtime, apply, [event], 0):
+                    await runtime.dead_letter(event, f"internal error while applying the event: {runtime.last_error}")
+        for event in batch:
+            runtime.mark(event)
+
+
+async def _attempt(runtime: "Runtime", apply, events: list, retry_for: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline, delay = loop.time() + retry_for, 0.1
+    while True:
+        try:
+            await apply(events)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug or a broker away: never silently drop the batch
+            runtime.counts["apply_errors"] += 1
+            runtime.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            # What the failed attempt recorded as sent may never have left: send it all again.
+            runtime.sent.digests.clear()
+            log.exception("applying %d events failed (%s)", len(events), runtime.last_error)
+            if loop.time() + delay > deadline:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 class SentInProcess:

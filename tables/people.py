@@ -11,11 +11,15 @@ A partial holds counts and exact microsecond sums, plus count maps for the
 distinct values (contacts helped, conversations handled): keeping how many
 contributions named each value lets a retraction remove it again.
 
-The owner keeps, per conversation, the map it last received (so that a new
-version replaces it: ``new − old`` is added to the totals) and, per UTC day,
-the totals of that day's buckets and of the whole day per channel.
+The owner keeps, per UTC day, the totals of that day's buckets and of the
+whole day per channel, next to each conversation's partials of that day (see
+``replace_in_day``), and per conversation the days it ever contributed to.
 """
 from __future__ import annotations
+
+import zlib
+
+import orjson
 
 from tables import conversation as conv
 from tables.conversation import A_AGENT, A_KIND, A_T, A_TEAM, M_AGENT, M_T, M_TEAM, S_AGENT, S_T, S_TEAM
@@ -131,21 +135,45 @@ def merged(a: dict, b: dict) -> dict:
     return out
 
 
-def apply_contribution(days: dict[int, dict], old: dict, new: dict) -> set[int]:
-    """Move day totals from a conversation's old contribution map to its new one.
+# ------------------------------------------------------------- per-day records
 
-    ``days`` maps a UTC day number to ``{"b": {"<channel>|<bucket>": partial},
-    "t": {"<channel>": partial}}`` and is updated in place (missing days are
-    created); returns the days touched.
+# A team's conversations of one day are spread over this many records (agents: one), so
+# that a busy team's day stays a small record, rewritten in small pieces.
+TEAM_SHARDS = 8
+
+
+def shard_of(owner: str, conversation_id: str) -> int:
+    return 0 if owner.startswith("agent:") else zlib.crc32(conversation_id.encode()) % TEAM_SHARDS
+
+
+def by_day(contribution: dict) -> dict[int, dict]:
+    """A contribution map split by UTC day: {day: {"<channel>|<bucket>": partial}}."""
+    out: dict[int, dict] = {}
+    for key, partial in contribution.items():
+        out.setdefault(day_of_bucket(int(key.rsplit("|", 1)[1])), {})[key] = partial
+    return out
+
+
+def new_day() -> dict:
+    return {"b": {}, "t": {}, "c": {}}
+
+
+def replace_in_day(record: dict, conversation_id: str, partials: dict) -> bool:
+    """Make ``partials`` the conversation's contribution to this day; False when it already was.
+
+    The record keeps each conversation's partials ("c") beside the totals ("b"
+    per bucket, "t" per channel), and the totals move by the difference. Both
+    live in one value, so no crash or replay can pair totals with the wrong
+    partials; applying the same partials again changes nothing.
     """
-    touched = set()
-    for key in old.keys() | new.keys():
-        before, after = old.get(key), new.get(key)
+    old = record["c"].get(conversation_id, {})
+    if old == partials:
+        return False
+    for key in old.keys() | partials.keys():
+        before, after = old.get(key), partials.get(key)
         if before == after:
             continue
-        channel, bucket = key.rsplit("|", 1)
-        day = day_of_bucket(int(bucket))
-        record = days.setdefault(day, {"b": {}, "t": {}})
+        channel = key.rsplit("|", 1)[0]
         for target in (record["b"].setdefault(key, {}), record["t"].setdefault(channel, {})):
             if before:
                 add_into(target, before, -1)
@@ -155,8 +183,27 @@ def apply_contribution(days: dict[int, dict], old: dict, new: dict) -> set[int]:
             del record["b"][key]
         if not record["t"][channel]:
             del record["t"][channel]
-        touched.add(day)
-    return touched
+    if partials:
+        record["c"][conversation_id] = partials
+    else:
+        del record["c"][conversation_id]
+    return True
+
+
+def encode_day(record: dict) -> bytes:
+    """Totals first, then the per-conversation partials, on two lines: a report decodes only the first."""
+    return orjson.dumps({"b": record["b"], "t": record["t"]}) + b"\n" + orjson.dumps(record["c"])
+
+
+def decode_day(value: bytes | None) -> dict:
+    if value is None:
+        return new_day()
+    totals, _, conversations = value.partition(b"\n")
+    return {**orjson.loads(totals), "c": orjson.loads(conversations)}
+
+
+def decode_day_totals(value: bytes) -> dict:
+    return orjson.loads(value.partition(b"\n")[0])
 
 
 def in_range(day: int, record: dict, start_us: int, end_us: int, channels: frozenset | None) -> dict:

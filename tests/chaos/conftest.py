@@ -56,7 +56,9 @@ CHAOS_WORKER_ENV = {"BROKER_SESSION_TIMEOUT": "6", "BROKER_HEARTBEAT_INTERVAL": 
 
 # Lines aiokafka logs at ERROR while the group coordinator is being elected on a
 # fresh broker, or while a member joins/leaves; the client retries by itself.
-BENIGN_GROUP = BENIGN + ("GroupCoordinatorNotAvailableError", "Group Coordinator Request failed")
+BENIGN_GROUP = BENIGN + ("GroupCoordinatorNotAvailableError", "Group Coordinator Request failed",
+                         # a group request cut off while both workers of a deployment stop at once
+                         "-- marking coordinator dead")
 # What a client logs while the broker is away (scripts/kafka.sh down/up); it reconnects by itself.
 BENIGN_BROKER_AWAY = BENIGN_GROUP + (
     "Unable connect to node", "Unable to update metadata", "NodeNotReadyError", "Marking the coordinator dead",

@@ -11,10 +11,9 @@ deleted before the first restart), to keep `make test` short; the full
 versions are separate runs (full lost-state: the data dir is deleted before
 every other restart, with up to 200,000 events of history in the changelogs).
 
-Known bug (see PEOPLE_BUG): after some kills the agent/team aggregates drift.
-It shows only when a kill falls in a narrow window, so the tests call
-pytest.xfail when, and only when, exactly those two reports differ and every
-other report is exact; anything else fails.
+Agent and team totals used to drift after some kills (two tables, `people` and
+`people_days`, whose changelogs a crash could leave out of step); they are now
+one record per owner-day holding its conversations' partials, and exact.
 """
 import random
 import time
@@ -32,18 +31,6 @@ PLAN = {
     "reduced": dict(conversations=680, min_events=13_000, kills=2, delay=(1.0, 3.0), chunk=500),
     "full": dict(conversations=10_000, min_events=200_000, kills=6, delay=(1.0, 9.0), chunk=2_000),
 }
-
-PEOPLE_REPORTS = ("agent_metrics", "teams")
-PEOPLE_BUG = (
-    "KNOWN BUG (streams/people.py): agent/team totals are kept as deltas in two tables, `people` (the map last "
-    "received per owner|conversation) and `people_days` (running per-day sums), written in the same batch. After a "
-    "SIGKILL, Faust restores each table from its changelog after the last *acknowledged* offset, so some keys of one "
-    "table fall back to an older value while the other table keeps the newer one; the replayed people-updates then "
-    "compute `new - old` against a mismatched pair and add a contribution twice or never (negative No-Reply / "
-    "Cherry-Picking times, missing Replies, Tags Added, CSAT counts). Fix: keep only upserted facts (sum the `people` "
-    "maps per owner at export time, or keep each owner-day's per-conversation partials inside the one "
-    "`people_days` record) so that a replay re-derives the totals.")
-
 
 class CrashRun:
     def __init__(self, root: Path, rng: random.Random, size: str, wipes: str):
@@ -125,12 +112,8 @@ class CrashRun:
         for k, v in self.figures.items():
             figures[k] = v
         assert self.figures["alive"], "the worker died"
-        others = {k: v for k, v in self.mismatches.items() if k not in PEOPLE_REPORTS}
-        assert not others, f"{len(self.mismatches)} of 12 reports differ {what}:\n" + "\n\n".join(self.mismatches.values())
-        if self.mismatches:
-            figures["known_bug"] = "people aggregates drifted: " + ", ".join(sorted(self.mismatches))
-            figures["known_bug_diff"] = "\n".join(self.mismatches.values())[:3000]
-            pytest.xfail(PEOPLE_BUG + "\n\n" + "\n\n".join(self.mismatches.values()))
+        assert not self.mismatches, (f"{len(self.mismatches)} of 12 reports differ {what}:\n"
+                                     + "\n\n".join(self.mismatches.values()))
 
 
 def wait_processing(d, base: int, since: float, timeout: float = 1200) -> float | None:

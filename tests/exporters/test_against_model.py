@@ -28,7 +28,8 @@ class Pipeline:
 
     def __init__(self):
         self.tables = defaultdict(dict)  # table -> key -> state
-        self.owners = defaultdict(dict)  # owner -> conversation -> last map
+        self.owners = defaultdict(dict)  # owner -> conversation -> the days it contributed to
+        self.owner_days = {}  # key -> the stored bytes (reports see only the decoded totals)
 
     def feed(self, batch):
         per_conversation = defaultdict(list)
@@ -58,15 +59,17 @@ class Pipeline:
                 contact.apply_conversation(self.tables["contacts"].setdefault(c["c"], {}), c)
 
     def receive(self, owner, cid, new):
-        old = self.owners[owner].get(cid, {})
-        days = {}
-        for key in old.keys() | new.keys():
-            day = people.day_of_bucket(int(key.rsplit("|", 1)[1]))
-            days.setdefault(day, self.tables["people_days"].get(day_key(owner, day), {"b": {}, "t": {}}))
-        people.apply_contribution(days, old, json_round_trip(new))
-        for day, record in days.items():
-            self.tables["people_days"][day_key(owner, day)] = json_round_trip(record)
-        self.owners[owner][cid] = new
+        new = json_round_trip(new)
+        per_day = people.by_day(new)
+        days = sorted(set(self.owners[owner].get(cid, [])) | per_day.keys())
+        shard = people.shard_of(owner, cid)
+        for day in days:
+            key = day_key(owner, day, shard)
+            record = people.decode_day(self.owner_days.get(key))
+            people.replace_in_day(record, cid, per_day.get(day, {}))
+            self.owner_days[key] = people.encode_day(record)
+            self.tables["owner_days"][key] = people.decode_day_totals(self.owner_days[key])
+        self.owners[owner][cid] = days
 
     def shards(self, n, rng):
         shards = [defaultdict(dict) for _ in range(n)]
