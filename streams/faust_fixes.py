@@ -1,4 +1,16 @@
-"""A fix to faust-streaming 0.15's consumer loop, applied when a worker starts.
+"""Fixes to faust-streaming 0.15, applied when a worker starts.
+
+1. The producer buffer's ``flush`` (which Faust awaits before committing
+   offsets) returned as soon as no record had left for 0.1 s, even with table
+   changelog records still waiting in it (an event loop busy with a large batch
+   is enough). The offsets of events whose state changes had not reached the
+   changelog were then committed: after a crash, the state restored from the
+   changelog missed them for good (seen as lost presence changes and drifting
+   agent totals after SIGKILLs with the data dir deleted). Here it waits until
+   the buffer is empty and the record last taken from it is with aiokafka
+   (whose own flush Faust awaits next).
+
+2. The consumer loop:
 
 Faust treats a jump in the offsets it reads from a partition as a "gap" (left by
 compaction or transaction markers) and acknowledges the skipped offsets as if
@@ -10,7 +22,10 @@ a record whose delivery a rebalance had cancelled.
 
 Our acknowledged topics are plain topics, without compaction or transactions,
 so a jump always means "read from the wrong place": here the partition is read
-again from where it was, and the read position moves only for delivered records.
+again from the record that should come next (also when the jump is a single
+offset right after a seek, which Faust could not tell from normal reading), the
+seek runs in aiokafka's own thread, and the read position moves only for
+delivered records.
 """
 from __future__ import annotations
 
@@ -18,9 +33,13 @@ import asyncio
 import logging
 
 from faust.transport import consumer as faust_consumer
+from faust.transport import producer as faust_producer
 from faust.transport.consumer import CONSUMER_FETCHING
 
 log = logging.getLogger("convoflow")
+# A partition that keeps starting after the offset it should start at has lost those records
+# (deleted by retention before they were read): after this many reads from the right place, go on.
+MAX_REWINDS = 5
 
 
 async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport.consumer.Consumer, fixed
@@ -34,6 +53,8 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
     commit_every = self._commit_every
     acks_enabled_for = self.app.topics.acks_enabled_for
     yield_every, num_since_yield = 100, 0
+    delivered = _delivered(self)
+    rewinds: dict = {}
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(CONSUMER_FETCHING)
@@ -50,17 +71,28 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
                         continue  # the rest of a batch read from the wrong place
                     offset = message.offset
                     r_offset = get_read_offset(tp)
-                    if r_offset is not None and offset < r_offset:
-                        continue  # already delivered
-                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
-                        rewound.add(tp)
-                        log.info("read %s[%d]@%d after %d: reading the partition again from %d",
-                                 tp.topic, tp.partition, offset, r_offset, r_offset)
-                        try:
-                            await self.seek(tp, r_offset)
-                        except Exception as exc:  # no longer assigned: the next owner reads it
-                            log.info("could not seek %s[%d]: %r", tp.topic, tp.partition, exc)
-                        continue
+                    if not acks_enabled_for(message.topic):  # changelogs (compacted): Faust's rule
+                        if r_offset is not None and offset < r_offset:
+                            continue
+                    elif r_offset is not None:
+                        # Faust's read offset is the last record delivered, or after a seek the
+                        # next one to read: which of the two, `delivered` tells.
+                        expected = r_offset + 1 if delivered.get(tp) == r_offset else r_offset
+                        if offset < expected:
+                            continue  # already delivered
+                        if offset > expected:
+                            tries = rewinds[tp] = rewinds.get(tp, 0) + 1
+                            if tries <= MAX_REWINDS:
+                                rewound.add(tp)
+                                log.info("read %s[%d]@%d where %d was next: reading the partition again from %d",
+                                         tp.topic, tp.partition, offset, expected, expected)
+                                try:
+                                    await _seek(self, tp, expected)
+                                except Exception as exc:  # no longer assigned: the next owner reads it
+                                    log.info("could not seek %s[%d]: %r", tp.topic, tp.partition, exc)
+                                continue
+                            log.warning("%s[%d]: records %d to %d are gone from the broker (retention?)",
+                                        tp.topic, tp.partition, expected, offset - 1)
                     if commit_every is not None and self._n_acked >= commit_every:
                         self._n_acked = 0
                         await self.commit()
@@ -69,6 +101,8 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
                     if delivery not in waited.done:
                         break  # a rebalance stopped the flow: it seeks to the committed offsets
                     set_read_offset(tp, offset)
+                    delivered[tp] = offset
+                    rewinds.pop(tp, None)
             unset_flag(CONSUMER_FETCHING)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
@@ -87,5 +121,69 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
         unset_flag(CONSUMER_FETCHING)
 
 
+async def _seek(consumer, tp, offset: int) -> None:
+    """Seek in the thread that runs aiokafka (Faust's own ``seek`` calls aiokafka from the
+    wrong thread; a partition sought that way was never fetched again)."""
+    thread = getattr(consumer, "_thread", None)
+    if thread is None:
+        await consumer.seek(tp, offset)
+        return
+
+    async def seek(client):
+        client.seek(tp, offset)
+
+    await thread.call_thread(seek, thread._ensure_consumer())
+    consumer._read_offset[tp] = offset
+    _delivered(consumer).pop(tp, None)
+
+
+def _delivered(consumer) -> dict:
+    """Per partition, the offset of the record this loop delivered last (forgotten on a seek)."""
+    return consumer.__dict__.setdefault("convoflow_delivered", {})
+
+
+_perform_seek = faust_consumer.Consumer.perform_seek
+_faust_seek = faust_consumer.Consumer.seek
+
+
+async def _perform_seek_forgetting(self) -> None:
+    await _perform_seek(self)
+    _delivered(self).clear()
+
+
+async def _seek_forgetting(self, partition, offset: int) -> None:
+    await _faust_seek(self, partition, offset)
+    _delivered(self).pop(partition, None)
+
+
+_send_pending = faust_producer.ProducerBuffer._send_pending
+
+
+async def _send_pending_counted(self, fut) -> None:
+    """Faust's, counting the record taken off the queue but not yet handed to aiokafka."""
+    self.convoflow_sending = getattr(self, "convoflow_sending", 0) + 1
+    try:
+        await _send_pending(self, fut)
+    finally:
+        self.convoflow_sending -= 1
+
+
+async def _flush_buffer(self) -> None:
+    """faust.transport.producer.ProducerBuffer.flush, returning only when every record is with aiokafka."""
+    waited = 0.0
+    while self.size or getattr(self, "convoflow_sending", 0):
+        if self.state != "running":
+            raise RuntimeError("Cannot flush: Producer not Running")
+        await asyncio.sleep(0.002)
+        waited += 0.002
+        if waited >= 5.0:
+            log.info("producer buffer: %d records still waiting to be sent", self.size)
+            waited = 0.0
+
+
 def apply() -> None:
+    faust_producer.ProducerBuffer._send_pending = _send_pending_counted
+    faust_producer.ProducerBuffer.flush = _flush_buffer
     faust_consumer.Consumer._drain_messages = _drain_messages
+    faust_consumer.Consumer.perform_seek = _perform_seek_forgetting
+    faust_consumer.Consumer.seek = _seek_forgetting

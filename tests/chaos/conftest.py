@@ -332,7 +332,10 @@ class ChaosDeployment(Deployment):
         target = target if target is not None else self.input_end_offsets()
         while self.lag(target) > 0:
             if time.monotonic() - t0 > timeout:
-                raise AssertionError(f"the group did not commit {target} within {timeout} s (lag {self.lag(target)})")
+                committed = self.committed()
+                behind = {tp: (committed.get(tp, 0), end) for tp, end in target.items() if committed.get(tp, 0) < end}
+                raise AssertionError(f"the group did not commit within {timeout} s (lag {self.lag(target)}): "
+                                     f"(committed, end) {behind}")
             time.sleep(0.3)
         return time.monotonic() - t0
 
