@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
     watchdog.register(app, runtime)
+    faust_fixes.register(app)
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
     results = dashboard.Results(settings)

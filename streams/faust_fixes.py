@@ -1,4 +1,4 @@
-"""Fixes to faust-streaming 0.15, applied when a worker starts.
+"""Fixes to faust-streaming 0.15, applied when a worker starts (and one check, ``register``).
 
 1. The producer buffer's ``flush`` (which Faust awaits before committing
    offsets) returned as soon as no record had left for 0.1 s, even with table
@@ -181,9 +181,68 @@ async def _flush_buffer(self) -> None:
             waited = 0.0
 
 
+_new_offset = faust_consumer.Consumer._new_offset
+
+
+def _new_offset_without_holes(self, tp):
+    """Faust's, except that a single missing offset at the head of a partition's acknowledged
+    offsets holds the commit back too (Faust let ``min(acked) == committed + 1`` through,
+    committing over an event that was never processed)."""
+    acked = self._acked[tp]
+    committed = self._committed_offset[tp]
+    if acked and committed is not None and min(acked) > committed:
+        return None
+    return _new_offset(self, tp)
+
+
+# A hole at the head of a partition's acknowledged offsets that lasts this long is read again.
+HOLE_SECONDS = 3.0
+
+
+def register(app) -> None:
+    """Every second, look for a record that was delivered but never processed.
+
+    A stream drops, without acknowledging it, a record that reaches it while the
+    flow is paused or that was stamped with an older group generation; around a
+    rebalance that can be the very record the new generation starts at. The
+    commit then waits at it forever (Faust used to commit over it). Such a hole
+    is read again from the broker.
+    """
+    holes: dict = {}
+
+    @app.timer(interval=1.0)
+    async def read_holes_again():
+        consumer = app.consumer
+        if app.rebalancing or consumer is None:
+            holes.clear()
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        seen = set()
+        for tp, acked in list(consumer._acked.items()):
+            committed = consumer._committed_offset.get(tp)
+            if not acked or committed is None or min(acked) <= committed:
+                continue
+            key = (tp, committed)
+            seen.add(key)
+            first = holes.setdefault(key, now)
+            if now - first < HOLE_SECONDS:
+                continue
+            holes.pop(key)
+            log.info("%s[%d]: offset %d was delivered but never processed; reading again from it",
+                     tp.topic, tp.partition, committed)
+            try:
+                await _seek(consumer, tp, committed)
+            except Exception as exc:  # no longer assigned: the next owner reads it
+                log.info("could not seek %s[%d]: %r", tp.topic, tp.partition, exc)
+        for key in set(holes) - seen:
+            holes.pop(key)
+
+
 def apply() -> None:
     faust_producer.ProducerBuffer._send_pending = _send_pending_counted
     faust_producer.ProducerBuffer.flush = _flush_buffer
     faust_consumer.Consumer._drain_messages = _drain_messages
+    faust_consumer.Consumer._new_offset = _new_offset_without_holes
     faust_consumer.Consumer.perform_seek = _perform_seek_forgetting
     faust_consumer.Consumer.seek = _seek_forgetting
