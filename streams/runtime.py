@@ -267,7 +267,7 @@ class partition_context:
     """Make table writes of a batch go to one partition's store and changelog.
 
     Faust picks the partition of a table write from the current event; a batch
-    from ``take_events`` mixes partitions, so each group is written under one of
+    from ``batches`` mixes partitions, so each group is written under one of
     its own events.
     """
 
