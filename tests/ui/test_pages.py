@@ -24,6 +24,18 @@ TEAM_COLUMNS = ["Replies", "Resolves with Reply", "Resolves without Reply", "Ave
 CSAT = [f"CSAT with Score {k}" for k in range(1, 6)]
 
 
+def afternoon_zone(now: datetime) -> tuple[str, int]:
+    """A fixed-offset zone where it is about 14:00 now, and its offset in hours: "today" there is
+    well under way whenever the tests run (in UTC, just after midnight, today would be empty)."""
+    hours = (14 - now.hour) % 24
+    if hours > 14:
+        hours -= 24
+    return ("UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"), hours
+
+
+TZ, TZ_HOURS = afternoon_zone(datetime.now(timezone.utc))
+
+
 def off_loop(fn, *args, **kwargs):
     """Run a harness call (asyncio.run inside) in another thread: Playwright's sync API owns this thread's loop."""
     with ThreadPoolExecutor(1) as pool:
@@ -46,9 +58,12 @@ def get_json(worker, path: str):
 
 @pytest.fixture(scope="module")
 def scenario(ui_deployment):
-    """A simulated contact centre whose day is today (UTC): the dashboard shows "today"."""
-    today = datetime.now(timezone.utc).date().isoformat()
-    events = simulate.generate(seed=5, agents=6, teams=3, conversations=80, days=1, start=f"{today}T00:00:00Z")
+    """A simulated contact centre whose day is today in TZ (where it is afternoon): the dashboard shows "today"."""
+    local_now = datetime.now(timezone.utc) + timedelta(hours=TZ_HOURS)
+    today = local_now.date().isoformat()
+    midnight = datetime.fromisoformat(f"{today}T00:00:00+00:00") - timedelta(hours=TZ_HOURS)
+    start = midnight.isoformat().replace("+00:00", "Z")
+    events = simulate.generate(seed=5, agents=6, teams=3, conversations=80, days=1, start=start)
     summary = off_loop(ui_deployment.publish, events)
     assert not summary.rejected
     return ui_deployment, today
@@ -61,11 +76,11 @@ def cell(page, table: str, row_id: str, column: str) -> str:
 def test_dashboard_shows_the_numbers_of_the_api_and_the_reports(scenario, page, artifacts):
     d, today = scenario
     w = d.workers[0]
-    page.goto(url(w, "/dashboard?tz=UTC&refresh=2"))
+    page.goto(url(w, f"/dashboard?tz={urllib.parse.quote(TZ)}&refresh=2"))
     page.wait_for_selector("body[data-updates]", timeout=30_000)
 
     # The open queue: the conversations_open report.
-    _, body = off_loop(d.export, "conversations_open", "UTC", today, today)
+    _, body = off_loop(d.export, "conversations_open", TZ, today, today)
     open_rows = rows(body)
     statuses = Counter(r["Current Status"] for r in open_rows)
     assert open_rows, "the scenario must leave conversations open"
@@ -75,11 +90,11 @@ def test_dashboard_shows_the_numbers_of_the_api_and_the_reports(scenario, page, 
     assert oldest["Conversation ID"] in page.inner_text("#queue-oldest")
 
     # Agents: every row of today's agent_metrics report, each equal to the lookup API's answer.
-    _, body = off_loop(d.export, "agent_metrics", "UTC", today, today)
+    _, body = off_loop(d.export, "agent_metrics", TZ, today, today)
     agents = rows(body)
     shown = page.locator("#agents tbody tr[data-id]").evaluate_all("rs => rs.map(r => r.dataset.id)")
     assert shown == [a["User ID"] for a in agents]
-    query = urllib.parse.urlencode({"tz": "UTC", "from": today, "to": today})
+    query = urllib.parse.urlencode({"tz": TZ, "from": today, "to": today})
     for agent in agents:
         api = get_json(w, f"/agents/{urllib.parse.quote(agent['User ID'])}/metrics?{query}")
         for column in AGENT_COLUMNS:  # presence times are live (now), the rest is fixed
@@ -88,7 +103,7 @@ def test_dashboard_shows_the_numbers_of_the_api_and_the_reports(scenario, page, 
         assert csat == ",".join(api[c] for c in CSAT)
 
     # Teams: the same, with the teams report.
-    _, body = off_loop(d.export, "teams", "UTC", today, today)
+    _, body = off_loop(d.export, "teams", TZ, today, today)
     teams = rows(body)
     assert teams and page.locator("#teams tbody tr[data-id]").count() == len(teams)
     for team in teams:
@@ -97,13 +112,13 @@ def test_dashboard_shows_the_numbers_of_the_api_and_the_reports(scenario, page, 
             assert cell(page, "teams", team["Team ID"], column) == api[column] == team[column], column
 
     # The charts: responses per hour from agent_responses; first response times agree with the teams' averages.
-    _, body = off_loop(d.export, "agent_responses", "UTC", today, today)
+    _, body = off_loop(d.export, "agent_responses", TZ, today, today)
     responses = rows(body)
     assert page.inner_text("#responses") == str(len(responses))
     per_hour = Counter(int(r["To"][11:13]) for r in responses)
     bars = page.locator("#chart-hours rect.bar").evaluate_all("bs => bs.map(b => Number(b.dataset.value))")
     assert bars == [per_hour.get(h, 0) for h in range(24)]
-    data = get_json(w, "/dashboard/data?tz=UTC")
+    data = get_json(w, f"/dashboard/data?tz={urllib.parse.quote(TZ)}")
     assert data["date"] == today
     frt = data["first_response"]
     assert sum(frt["classes"]) == frt["count"] > 0
@@ -117,7 +132,7 @@ def test_dashboard_shows_the_numbers_of_the_api_and_the_reports(scenario, page, 
 def test_dashboard_updates_by_itself_when_events_arrive(scenario, page, artifacts):
     d, today = scenario
     w = d.workers[0]
-    page.goto(url(w, "/dashboard?tz=UTC&refresh=1"))
+    page.goto(url(w, f"/dashboard?tz={urllib.parse.quote(TZ)}&refresh=1"))
     page.wait_for_selector("body[data-updates]", timeout=30_000)
     page.evaluate("window.notReloaded = true")
     new_before = int(page.inner_text("#queue-new"))
