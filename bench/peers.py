@@ -25,6 +25,17 @@ import time
 import orjson
 
 
+def _finish_when_done(args, state: dict, settings: dict) -> None:
+    """Once ``args.expected`` events are counted, write the rate from the first to this one (once)."""
+    if state["done"] or state["count"] < args.expected:
+        return
+    state["done"] = True
+    last = time.time()
+    seconds = max(last - state["first"], 1e-9)
+    _write(args.out, {"events": state["count"], "first": state["first"], "last": last, "seconds": seconds,
+                      "eps": state["count"] / seconds, "settings": settings})
+
+
 def _write(out: str, result: dict) -> None:
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
@@ -121,15 +132,9 @@ def run_faust(args) -> None:
                 for ev in batch:
                     loads(ev.value)
             state["count"] += len(batch)
-            if not state["done"] and state["count"] >= args.expected:
-                state["done"] = True
-                last = time.time()
-                seconds = max(last - state["first"], 1e-9)
-                _write(args.out, {"events": state["count"], "first": state["first"], "last": last,
-                                  "seconds": seconds, "eps": state["count"] / seconds,
-                                  "settings": {k: getattr(args, k) for k in (
-                                      "batch", "within", "stream_buffer_maxsize", "consumer_max_fetch_size",
-                                      "broker_commit_interval", "broker_commit_every", "decode")}})
+            _finish_when_done(args, state, {k: getattr(args, k) for k in (
+                "batch", "within", "stream_buffer_maxsize", "consumer_max_fetch_size",
+                "broker_commit_interval", "broker_commit_every", "decode")})
 
     worker = faust.Worker(app, loglevel="warning", quiet=True)
     logging.getLogger("faust").setLevel(logging.WARNING)
@@ -161,13 +166,7 @@ def run_quix(args) -> None:
         state.set("n", state.get("n", 0) + 1)
         state.set("last", value.get("type") if isinstance(value, dict) else None)
         state_box["count"] += 1
-        if not state_box["done"] and state_box["count"] >= args.expected:
-            state_box["done"] = True
-            last = time.time()
-            seconds = max(last - state_box["first"], 1e-9)
-            _write(args.out, {"events": state_box["count"], "first": state_box["first"], "last": last,
-                              "seconds": seconds, "eps": state_box["count"] / seconds,
-                              "settings": {"commit_interval": args.commit_interval}})
+        _finish_when_done(args, state_box, {"commit_interval": args.commit_interval})
 
     for name in args.topics.split(","):
         topic = app.topic(name, value_deserializer="json", key_deserializer="bytes")

@@ -199,6 +199,16 @@ async def _producer(settings: Settings) -> AIOKafkaProducer:
     return producer
 
 
+async def _send(producer: AIOKafkaProducer, summary: Summary, pending: list, name: str, value: bytes, key: str) -> None:
+    """Queue one record and count it; every 20,000 queued records, wait for their delivery."""
+    pending.append(await producer.send(name, value, key=key.encode()))
+    summary.per_topic[name] = summary.per_topic.get(name, 0) + 1
+    summary.published += 1
+    if len(pending) >= 20_000:
+        await asyncio.gather(*pending)
+        pending.clear()
+
+
 async def _publish(settings: Settings, items) -> Summary:
     """items: (line number, raw bytes, decoded event or None)."""
     summary = Summary()
@@ -211,13 +221,7 @@ async def _publish(settings: Settings, items) -> Summary:
             except Rejected as exc:
                 summary.rejected.append((line_no, exc.reason))
                 continue
-            name = settings.topic(topic)
-            pending.append(await producer.send(name, raw, key=key.encode()))
-            summary.per_topic[name] = summary.per_topic.get(name, 0) + 1
-            summary.published += 1
-            if len(pending) >= 20_000:
-                await asyncio.gather(*pending)
-                pending.clear()
+            await _send(producer, summary, pending, settings.topic(topic), raw, key)
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
@@ -236,14 +240,8 @@ async def publish_lines(settings: Settings, stream, progress: Progress | None = 
             if len(item) == 2:
                 summary.rejected.append(item)
             else:
-                line_no, topic, key, value = item
-                name = settings.topic(topic)
-                pending.append(await producer.send(name, value, key=key.encode()))
-                summary.per_topic[name] = summary.per_topic.get(name, 0) + 1
-                summary.published += 1
-                if len(pending) >= 20_000:
-                    await asyncio.gather(*pending)
-                    pending.clear()
+                _, topic, key, value = item
+                await _send(producer, summary, pending, settings.topic(topic), value, key)
             if progress is not None and (summary.published + len(summary.rejected)) % 256 == 0:
                 summary.bytes_read = stream.bytes_read if counted is not None else summary.bytes_read
                 progress.update(summary.lines, summary.bytes_read, summary.published, len(summary.rejected))

@@ -52,7 +52,8 @@ def register(app, runtime: Runtime):
                     table[cid] = dumps(state)
         # The facts (with the owners they name) reach the changelog before any owner hears of
         # them: after a crash, the restored state still names every owner that got a map.
-        await app.producer.flush()
+        if people_updates.items or contact_updates.items:
+            await app.producer.flush()
         await people_updates.flush()
         await contact_updates.flush()
 

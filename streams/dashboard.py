@@ -41,7 +41,7 @@ from exporters.headers import HEADERS
 from exporters.lookups import LOOKUPS
 from exporters.reports import REPORTS, Report
 from exporters.request import EXPORT_TYPES, REQUEST_ID, BadRequest, parse_request
-from streams.runtime import Runtime, log
+from streams.runtime import Runtime, log, poll
 from tables import conversation as conv
 from tables.conversation import M_T, M_TEAM
 
@@ -139,14 +139,7 @@ class Results:
 
     async def _run(self) -> None:
         while True:
-            try:
-                batches = await self.consumer.getmany(timeout_ms=200)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the broker went away: keep trying
-                log.warning("export-results fetch failed: %r", exc)
-                await asyncio.sleep(0.5)
-                continue
+            batches = await poll(self.consumer, "export-results", timeout_ms=200)
             for records in batches.values():
                 for r in records:
                     self.apply(r.value)
@@ -354,19 +347,17 @@ def register(app, runtime: Runtime, coordinator, results: Results, scheduler=Non
     dashboard = Dashboard(runtime, coordinator)
     no_cache = {"Cache-Control": "no-cache"}
 
-    def page(name: str, view: View) -> Response:
+    def page(name: str, view: View, missing: tuple[str, int] = ("missing page", 500)) -> Response:
+        """A file of streams/static; a page of ours that is missing is a server error, a file asked for by name a 404."""
         found = static_file(name)
         if found is None:
-            return view.json({"error": f"missing page {name}"}, status=500)
+            return view.json({"error": f"{missing[0]} {name}"}, status=missing[1])
         return view.bytes(found[0], headers={"Content-Type": found[1], **no_cache})
 
     @app.page("/ui/{name}")
     class Static(View):
         async def get(self, request: Request, name: str) -> Response:
-            found = static_file(name)
-            if found is None:
-                return self.json({"error": f"no file {name}"}, status=404)
-            return self.bytes(found[0], headers={"Content-Type": found[1], **no_cache})
+            return page(name, self, ("no file", 404))
 
     @app.page("/dashboard")
     class DashboardPage(View):

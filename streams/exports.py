@@ -30,7 +30,7 @@ from exporters.lookups import LOOKUPS
 from exporters.reports import REPORTS, Report, merge_parts, shard_part
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
-from streams.runtime import Runtime, dumps, loads, log, partition_for
+from streams.runtime import Runtime, dumps, loads, log, partition_for, poll
 from tables import people
 
 PART_BYTES = 256 * 1024
@@ -101,14 +101,7 @@ class Inbox:
 
     async def _run(self) -> None:
         while True:
-            try:
-                batches = await self.consumer.getmany(timeout_ms=100)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("export-parts fetch failed: %r", exc)
-                await asyncio.sleep(0.5)
-                continue
+            batches = await poll(self.consumer, "export-parts", timeout_ms=100)
             for records in batches.values():
                 for r in records:
                     queue = self.waiting.get(r.key.decode()) if r.key else None

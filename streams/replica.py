@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 
 from convoflow.config import Settings
 from convoflow.topics import changelog_topic, partitions_of
-from streams.runtime import log
+from streams.runtime import poll
 from tables import contact
 from tables.directory import Directory
 
@@ -60,14 +60,7 @@ class Replica:
 
     async def _run(self) -> None:
         while True:
-            try:
-                batches = await self.consumer.getmany(timeout_ms=100, max_records=5000)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the broker went away: keep trying
-                log.warning("replica fetch failed: %r", exc)
-                await asyncio.sleep(0.5)
-                continue
+            batches = await poll(self.consumer, "replica", timeout_ms=100, max_records=5000)
             for tp, records in batches.items():
                 apply = self.topics[tp.topic]
                 for r in records:

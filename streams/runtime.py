@@ -31,7 +31,6 @@ class Runtime:
     dead_letters: dict = field(default_factory=lambda: defaultdict(int))
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
-    last_error: str = ""
 
     def mark(self, event) -> None:
         msg = event.message
@@ -157,33 +156,48 @@ async def apply_batches(runtime: "Runtime", stream, apply) -> None:
     """
     runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
     async for batch in batches(stream, runtime.settings.batch_size, 0.05):
-        if not await _attempt(runtime, apply, batch, RETRY_FOR_SECONDS):
+        if await _attempt(runtime, apply, batch, RETRY_FOR_SECONDS) is not None:
             for event in batch:
-                if not await _attempt(runtime, apply, [event], 0):
-                    await runtime.dead_letter(event, f"internal error while applying the event: {runtime.last_error}")
+                error = await _attempt(runtime, apply, [event], 0)
+                if error is not None:
+                    await runtime.dead_letter(event, f"internal error while applying the event: {error}")
         for event in batch:
             runtime.mark(event)
 
 
-async def _attempt(runtime: "Runtime", apply, events: list, retry_for: float) -> bool:
+async def _attempt(runtime: "Runtime", apply, events: list, retry_for: float) -> str | None:
+    """None once ``apply(events)`` succeeded; the last error when it still fails after ``retry_for`` s."""
     loop = asyncio.get_running_loop()
     deadline, delay = loop.time() + retry_for, 0.1
     while True:
         try:
             await apply(events)
-            return True
+            return None
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or a broker away: never silently drop the batch
             runtime.counts["apply_errors"] += 1
-            runtime.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            error = f"{type(exc).__name__}: {exc}"[:500]
             # What the failed attempt recorded as sent may never have left: send it all again.
             runtime.sent.digests.clear()
-            log.exception("applying %d events failed (%s)", len(events), runtime.last_error)
+            log.exception("applying %d events failed (%s)", len(events), error)
             if loop.time() + delay > deadline:
-                return False
+                return error
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def poll(consumer, what: str, **getmany):
+    """``consumer.getmany`` for the plain aiokafka readers of a worker, waiting out a broker
+    that went away (the client reconnects by itself)."""
+    while True:
+        try:
+            return await consumer.getmany(**getmany)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s fetch failed: %r", what, exc)
+            await asyncio.sleep(0.5)
 
 
 class SentInProcess:
