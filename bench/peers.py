@@ -101,6 +101,10 @@ def run_faust(args) -> None:
 
     import faust
 
+    if args.faust_fixes:
+        from streams import faust_fixes
+
+        faust_fixes.apply()
     app = faust.App(
         args.app_id,
         broker=args.broker,
@@ -121,6 +125,22 @@ def run_faust(args) -> None:
     source = app.topic(*args.topics.split(","), key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw")
     state = {"count": 0, "first": None, "done": False}
+    if args.reader == "channel":
+        _channel_reader(app, source, args, state)
+    else:
+        _stream_reader(app, source, args, state)
+    worker = faust.Worker(app, loglevel="warning", quiet=True)
+    logging.getLogger("faust").setLevel(logging.WARNING)
+    worker.execute_from_commandline()
+
+
+def _settings(args) -> dict:
+    return {k: getattr(args, k) for k in (
+        "reader", "faust_fixes", "batch", "within", "stream_buffer_maxsize", "consumer_max_fetch_size",
+        "broker_commit_interval", "broker_commit_every", "decode")}
+
+
+def _stream_reader(app, source, args, state) -> None:
     loads = orjson.loads
 
     @app.agent(source, name="bare")
@@ -132,13 +152,37 @@ def run_faust(args) -> None:
                 for ev in batch:
                     loads(ev.value)
             state["count"] += len(batch)
-            _finish_when_done(args, state, {k: getattr(args, k) for k in (
-                "batch", "within", "stream_buffer_maxsize", "consumer_max_fetch_size",
-                "broker_commit_interval", "broker_commit_every", "decode")})
+            _finish_when_done(args, state, _settings(args))
 
-    worker = faust.Worker(app, loglevel="warning", quiet=True)
-    logging.getLogger("faust").setLevel(logging.WARNING)
-    worker.execute_from_commandline()
+
+def _channel_reader(app, source, args, state) -> None:
+    """The topics' channel read directly, in batches, without Faust's per-event Stream."""
+    import asyncio
+
+    channel = source.clone(is_iterator=True)
+    app.topics.add(channel)
+    loads = orjson.loads
+
+    @app.task
+    async def bare_channel():
+        queue, consumer = channel.queue, app.consumer
+        while True:
+            batch = [await queue.get()]
+            if args.within and queue.qsize() < args.batch:
+                await asyncio.sleep(args.within)
+            while len(batch) < args.batch:
+                try:
+                    batch.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            if state["first"] is None:
+                state["first"] = time.time()
+            for ev in batch:
+                if args.decode:
+                    loads(ev.value)
+                ev.message.ack(consumer)
+            state["count"] += len(batch)
+            _finish_when_done(args, state, _settings(args))
 
 
 # ---------------------------------------------------------------- Quix Streams
@@ -193,6 +237,9 @@ def main(argv=None) -> int:
     p.add_argument("--broker-commit-interval", type=float, default=5.0)
     p.add_argument("--broker-commit-every", type=int, default=100_000)
     p.add_argument("--no-decode", dest="decode", action="store_false")
+    p.add_argument("--reader", choices=("stream", "channel"), default="stream")
+    p.add_argument("--stock", dest="faust_fixes", action="store_false",
+                   help="Faust as released, without convoflow's fixes (streams/faust_fixes.py)")
     p.set_defaults(func=run_faust)
     p = sub.add_parser("quix")
     p.add_argument("--bootstrap", required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, apply_batches, bundled_items, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, batch_agent, bundled_items, by_partition, dumps, loads, partition_context
 from tables import contact
 
 
@@ -29,8 +29,6 @@ def register(app, runtime: Runtime):
                         fold(state, value)
                     table[key] = dumps(state)
 
-    @app.agent(source, name="contacts")
-    async def contacts(stream):
-        await apply_batches(runtime, stream, apply)
+    batch_agent(app, runtime, source, "contacts", apply)
 
     return table

@@ -17,7 +17,7 @@ from collections import defaultdict
 from convoflow.events import CONVERSATION_TOPICS
 from streams.ingest import accepted
 from streams.people import add_contributions
-from streams.runtime import Outbox, Runtime, apply_batches, by_partition, dumps, loads, partition_context
+from streams.runtime import Outbox, Runtime, batch_agent, by_partition, dumps, loads, partition_context
 from tables import contact, conversation
 
 
@@ -57,8 +57,6 @@ def register(app, runtime: Runtime):
         await people_updates.flush()
         await contact_updates.flush()
 
-    @app.agent(source, name="conversations")
-    async def conversations(stream):
-        await apply_batches(runtime, stream, apply)
+    batch_agent(app, runtime, source, "conversations", apply)
 
     return table

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, apply_batches, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, batch_agent, by_partition, dumps, loads, partition_context
 from tables import directory
 
 
@@ -23,8 +23,6 @@ def register(app, runtime: Runtime):
                     else:
                         table[key] = table.get(key)  # re-send on replay, see conversations
 
-    @app.agent(source, name="directory")
-    async def directory_events(stream):
-        await apply_batches(runtime, stream, apply)
+    batch_agent(app, runtime, source, "directory", apply)
 
     return table

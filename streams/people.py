@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.runtime import (
-    Outbox, Runtime, SentInProcess, apply_batches, bundled_items, by_partition, dumps, loads, partition_context,
+    Outbox, Runtime, SentInProcess, batch_agent, bundled_items, by_partition, dumps, loads, partition_context,
 )
 from tables import people
 
@@ -65,9 +65,7 @@ def register(app, runtime: Runtime):
                     for key, record in records.items():
                         write(days_table, key, people.encode_day(record))
 
-    @app.agent(source, name="people")
-    async def people_updates(stream):
-        await apply_batches(runtime, stream, apply)
+    batch_agent(app, runtime, source, "people", apply)
 
     return index, days_table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, apply_batches, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, batch_agent, by_partition, dumps, loads, partition_context
 from tables import presence
 
 
@@ -26,8 +26,6 @@ def register(app, runtime: Runtime):
                         presence.apply(state, e)
                     table[key] = dumps(state)
 
-    @app.agent(source, name="presence")
-    async def presence_changes(stream):
-        await apply_batches(runtime, stream, apply)
+    batch_agent(app, runtime, source, "presence", apply)
 
     return table
