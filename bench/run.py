@@ -6,7 +6,9 @@
 Phases, in this order, on one topic prefix:
  1. generate (``convoflow.simulate.generate``) and publish the stream;
  2. ``raw_consume_eps``: bare aiokafka consumer + orjson over the input topics;
- 3. ``faust_stream_eps``: bare Faust agent iterating the same topics (subprocess);
+ 3. ``faust_stream_eps``: bare Faust agent iterating the same topics (subprocess), on
+    Faust with convoflow's fixes (``streams/faust_fixes.py``), as the worker runs it;
+    ``faust_stock_eps``: the same agent on Faust as released;
  4. ``peer_quix_eps``: Quix Streams per-key state update with changelog (subprocess);
  5. ``ingest_eps``: a real ``convoflow worker`` on an empty data dir, from the first
     committed offset of its group (``<prefix>convoflow``) to lag 0 on every input
@@ -658,6 +660,13 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
         fig["faust_stream_eps"] = round(res["eps"])
         notes["faust_settings"] = res.get("settings")
         log(f"faust_stream_eps {fig['faust_stream_eps']:,} ({res['events']:,} events in {res['seconds']:.1f} s)")
+        # The same agent on Faust as released: what convoflow's fixes to Faust's consumer loop are worth.
+        res = run_peer("faust", [
+            "--broker", settings.broker, "--app-id", f"{prefix}stock-faust", "--topics", ",".join(inputs),
+            "--partitions", str(args.partitions), "--expected", str(n_events), "--data-dir", str(work / "stock"),
+            "--stock", *args.faust_args.split()], work / "stock.json", work / "stock.log", args.peer_timeout)
+        fig["faust_stock_eps"] = round(res["eps"])
+        log(f"faust_stock_eps {fig['faust_stock_eps']:,} ({res['events']:,} events in {res['seconds']:.1f} s)")
 
     # 4. Quix Streams
     if not args.skip_quix:
@@ -874,7 +883,7 @@ def verdict(name: str, value) -> str:
     return f"MISS (target {op} {target:,}; {miss:.1f}x off)"
 
 
-ORDER = ("events", "publish_eps", "raw_consume_eps", "faust_stream_eps", "peer_quix_eps", "ingest_eps", "ingest_ratio",
+ORDER = ("events", "publish_eps", "raw_consume_eps", "faust_stream_eps", "faust_stock_eps", "peer_quix_eps", "ingest_eps", "ingest_ratio",
          "ingest_vs_faust", "ingest_vs_quix", "ingest_s", "export_resolved_s", "export_resolved_rows",
          "export_messages_s", "export_messages_rows", "export_messages_rows_per_s", "export_agent_metrics_s",
          "export_agent_metrics_rows", "changelog_records", "restore_s", "restore_rps", "peak_rss_mb", "peak_rss_ingest_mb",

@@ -19,6 +19,7 @@ from streams import (
     watchdog, web,
 )
 from streams.replica import Replica
+from streams.restore import restore_tables
 from streams.runtime import Runtime
 
 
@@ -95,6 +96,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
     app, _ = create_app(settings)
+    loop.run_until_complete(restore_tables(app, settings))
     worker = faust.Worker(app, loop=loop, loglevel=loglevel, quiet=True)
     logging.getLogger("faust").setLevel(logging.WARNING)
     worker.execute_from_commandline()
