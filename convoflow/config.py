@@ -31,7 +31,9 @@ class Settings:
     url_template: str = field(
         default_factory=lambda: env("CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}")
     )
-    batch_size: int = field(default_factory=lambda: int(env("CONVOFLOW_BATCH_SIZE", "2000")))
+    batch_size: int = field(default_factory=lambda: int(env("CONVOFLOW_BATCH_SIZE", "10000")))
+    # How long an agent waits for a batch to fill: each key of a batch is read and written once.
+    batch_linger: float = field(default_factory=lambda: float(env("CONVOFLOW_BATCH_LINGER_MS", "50")) / 1000)
     # Operators (streams/schedule.py, streams/dashboard.py): scheduled exports as JSON or a JSON file,
     # how often the scheduler looks for ended periods, how long the dashboard reuses one answer.
     schedules: str = field(default_factory=lambda: env("CONVOFLOW_SCHEDULES", ""))

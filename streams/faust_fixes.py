@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from faust.stores import rocksdb as faust_rocksdb
 from faust.transport import consumer as faust_consumer
 from faust.transport import producer as faust_producer
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -269,7 +270,22 @@ def register(app) -> None:
             holes.pop(key)
 
 
+_revoke_partitions = faust_rocksdb.Store.revoke_partitions
+
+
+def _revoke_partitions_collecting_only_when_closing(self, table, tps) -> None:
+    """Faust's, without its full ``gc.collect()`` when nothing of this table is revoked.
+
+    Faust drops a revoked partition's database and collects garbage so that it is
+    closed (and its lock released) at once. It collected on every rebalance and for
+    every table, also when nothing was revoked: 0.7 s of a worker's start here.
+    """
+    if any(tp.topic in table.changelog_topic.topics for tp in tps):
+        _revoke_partitions(self, table, tps)
+
+
 def apply() -> None:
+    faust_rocksdb.Store.revoke_partitions = _revoke_partitions_collecting_only_when_closing
     faust_producer.ProducerBuffer._send_pending = _send_pending_counted
     faust_producer.ProducerBuffer.flush = _flush_buffer
     faust_consumer.Consumer._drain_messages = _drain_messages

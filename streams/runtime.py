@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import orjson
 from aiokafka.partitioner import murmur2
+from faust.events import Event
 from faust.streams import _current_event, current_event
 
 from convoflow.config import Settings
@@ -95,6 +96,12 @@ def batch_agent(app, runtime: "Runtime", source, name: str, apply) -> None:
     commits.
     """
     channel = source.clone(is_iterator=True)
+
+    async def decode(message, *, propagate: bool = False):
+        """Our topics carry raw bytes: the event without Faust's serializer registry."""
+        return Event(app, message.key, message.value, message.headers, message)
+
+    channel.decode = decode
     app.topics.add(channel)
 
     async def agent():
@@ -104,7 +111,7 @@ def batch_agent(app, runtime: "Runtime", source, name: str, apply) -> None:
     app.task(agent)
 
 
-async def batches(app, channel, max_: int):
+async def batches(app, channel, max_: int, linger: float = 0.0):
     """Batches of up to ``max_`` events from a Faust channel, acknowledged only when the
     agent asks for the next batch.
 
@@ -120,6 +127,9 @@ async def batches(app, channel, max_: int):
     unacked, acking_topics = consumer.unacked, app.topics.acking_topics
     while True:
         pending = [await queue.get()]
+        if linger and queue.qsize() < max_:
+            # more events of the same keys in one batch: one read and one write per key
+            await asyncio.sleep(linger)
         while len(pending) < max_ and not queue.empty():
             pending.append(queue.get_nowait())
         generation, flowing = app.consumer_generation_id, app.flow_control.is_active()
@@ -148,7 +158,7 @@ async def apply_batches(runtime: "Runtime", channel, apply) -> None:
     can neither stop the agent nor take the rest of its batch with it.
     """
     runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
-    async for batch in batches(runtime.app, channel, runtime.settings.batch_size):
+    async for batch in batches(runtime.app, channel, runtime.settings.batch_size, runtime.settings.batch_linger):
         if await _attempt(runtime, apply, batch, RETRY_FOR_SECONDS) is not None:
             for event in batch:
                 error = await _attempt(runtime, apply, [event], 0)

@@ -28,7 +28,7 @@ def runtime_with_dead_letters(monkeypatch):
 
 
 def feed(monkeypatch, batches):
-    async def fake_batches(app, channel, max_):
+    async def fake_batches(app, channel, max_, linger):
         for b in batches:
             yield b
 
