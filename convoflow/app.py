@@ -7,6 +7,7 @@ locks, CSAT, annotations), ``streams/contacts.py``, ``streams/presence.py``,
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 
@@ -97,6 +98,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     loop.run_until_complete(ensure_topics(settings))
     app, _ = create_app(settings)
     loop.run_until_complete(restore_tables(app, settings))
+    # The agents allocate many short-lived objects and few cycles: collections of the
+    # heap that is there at start, and collections every 700 allocations, cost a busy
+    # worker about 15 % of its throughput (measured with the bench's ingest).
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     worker = faust.Worker(app, loop=loop, loglevel=loglevel, quiet=True)
     logging.getLogger("faust").setLevel(logging.WARNING)
     worker.execute_from_commandline()
