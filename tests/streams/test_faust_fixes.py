@@ -43,3 +43,40 @@ def test_flush_of_a_stopped_producer_with_records_left_is_an_error():
     buffer.state = "stopping"
     with pytest.raises(RuntimeError, match="not Running"):
         asyncio.run(faust_fixes._flush_buffer(buffer))
+
+
+def consumer_for_delivery(*, suspended=False, flowing=True, locked=False, buffered=0, full=False):
+    from types import SimpleNamespace
+
+    lock = asyncio.Lock()
+    if locked:
+        lock._locked = True
+    queue = SimpleNamespace(full=lambda: full)
+    app = SimpleNamespace(
+        flow_control=SimpleNamespace(is_active=lambda: flowing),
+        producer=SimpleNamespace(buffer=SimpleNamespace(size=buffered, max_messages=100)),
+        topics=SimpleNamespace(_tp_index={"tp": [SimpleNamespace(queue=queue)]}, _tp_to_callback_lock=lock),
+    )
+    return SimpleNamespace(app=app, suspend_flow=SimpleNamespace(is_set=lambda: suspended))
+
+
+def test_a_record_is_delivered_directly_only_when_its_delivery_cannot_wait():
+    assert faust_fixes._delivers_at_once(consumer_for_delivery())("tp")
+    for blocked in ({"suspended": True}, {"flowing": False}, {"locked": True}, {"buffered": 101}, {"full": True}):
+        assert not faust_fixes._delivers_at_once(consumer_for_delivery(**blocked))("tp"), blocked
+
+
+def test_a_rebalance_collects_garbage_only_for_a_table_that_loses_a_partition(monkeypatch):
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    calls = []
+    monkeypatch.setattr(faust_fixes, "_revoke_partitions", lambda store, table, tps: calls.append(set(tps)))
+    table = SimpleNamespace(changelog_topic=SimpleNamespace(topics={"conversations-changelog"}))
+    faust_fixes._revoke_partitions_collecting_only_when_closing(None, table, {TP("other", 0)})
+    faust_fixes._revoke_partitions_collecting_only_when_closing(None, table, set())
+    assert calls == []
+    revoked = {TP("conversations-changelog", 1)}
+    faust_fixes._revoke_partitions_collecting_only_when_closing(None, table, revoked)
+    assert calls == [revoked]

@@ -81,3 +81,66 @@ def test_cancellation_is_not_retried(monkeypatch):
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(rt.apply_batches(r, None, apply))
     assert ("t", 0) not in r.processed
+
+
+class Message(SimpleNamespace):
+    __hash__ = object.__hash__  # a consumer keeps unacknowledged messages in a set
+
+    def __eq__(self, other):
+        return self is other
+
+    def ack(self, consumer):
+        consumer.acked.append(self.offset)
+
+
+def channel_of(*events):
+    queue = asyncio.Queue()
+    for ev in events:
+        queue.put_nowait(ev)
+    return SimpleNamespace(queue=queue)
+
+
+def app_for_batches(generation=1, flowing=True):
+    consumer = SimpleNamespace(unacked=set(), acked=[])
+    flow = SimpleNamespace(is_active=lambda: flowing)
+    return SimpleNamespace(consumer=consumer, consumer_generation_id=generation, flow_control=flow,
+                           topics=SimpleNamespace(acking_topics={"t"}))
+
+
+def delivered(offset, generation=1):
+    return Event(message=Message(topic="t", partition=0, offset=offset, generation_id=generation, tracked=False))
+
+
+def test_a_batch_is_acknowledged_only_when_the_next_one_is_asked_for():
+    app = app_for_batches()
+    events = [delivered(0), delivered(1), delivered(2)]
+
+    async def scenario():
+        reader = rt.batches(app, channel_of(*events), 2)
+        first = await reader.__anext__()
+        acked_while_applying = list(app.consumer.acked)
+        tracked = {ev.message.offset for ev in first if ev.message in app.consumer.unacked}
+        second = await reader.__anext__()
+        await reader.aclose()  # the agent stops in the middle of the second batch
+        return first, acked_while_applying, tracked, second
+
+    first, acked_while_applying, tracked, second = asyncio.run(scenario())
+    assert [ev.message.offset for ev in first] == [0, 1]
+    assert acked_while_applying == [] and tracked == {0, 1}
+    assert [ev.message.offset for ev in second] == [2]
+    assert app.consumer.acked == [0, 1], "the interrupted batch stays unacknowledged: it is read again"
+
+
+def test_events_of_an_older_generation_or_a_stopped_flow_are_skipped_unacknowledged():
+    async def first_batch(app, events):
+        reader = rt.batches(app, channel_of(*events), 10)
+        try:
+            return [ev.message.offset for ev in await asyncio.wait_for(reader.__anext__(), 0.5)]
+        except asyncio.TimeoutError:
+            return []
+
+    app = app_for_batches(generation=2)
+    assert asyncio.run(first_batch(app, [delivered(0, generation=1), delivered(1, generation=2)])) == [1]
+    stopped = app_for_batches(flowing=False)
+    assert asyncio.run(first_batch(stopped, [delivered(0)])) == []
+    assert app.consumer.acked == [] and stopped.consumer.acked == []
