@@ -10,18 +10,18 @@ import asyncio
 import gc
 import logging
 import os
+import time
 
 import faust
 
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, metrics, people, presence, schedule,
-    watchdog, web,
+    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, metrics, people, presence, restore,
+    schedule, watchdog, web,
 )
 from streams.replica import Replica
-from streams.restore import restore_tables
-from streams.runtime import Runtime
+from streams.runtime import Runtime, log
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
@@ -76,6 +76,11 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         runtime.sent.digests.clear()
 
     @app.task
+    async def say_what_happened_before_start():
+        for note in runtime.notes:
+            log.info(note)
+
+    @app.task
     async def start_readers():
         await replica.start()
         await inbox.start()
@@ -96,8 +101,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
-    app, _ = create_app(settings)
-    loop.run_until_complete(restore_tables(app, settings))
+    app, runtime = create_app(settings)
+    started = time.monotonic()
+    restored = loop.run_until_complete(restore.restore_tables(app, settings))
+    if restored:
+        runtime.notes.append(restore.describe(restored, time.monotonic() - started))
     # The agents allocate many short-lived objects and few cycles: collections of the
     # heap that is there at start, and collections every 700 allocations, cost a busy
     # worker about 15 % of its throughput (measured with the bench's ingest).

@@ -18,8 +18,6 @@ offset, as with any store it left behind.
 """
 from __future__ import annotations
 
-import logging
-import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -27,7 +25,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from convoflow.topics import partitions_of
 from streams.runtime import poll
 
-log = logging.getLogger("convoflow")
 OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key
 MAX_RECORDS = 50_000
 
@@ -65,7 +62,6 @@ class PartitionStore:
 async def restore_tables(app, settings) -> dict:
     """Read every table changelog partition the local stores lack into them; what was done, per table."""
     tables = {t.changelog_topic.get_topic_name(): t for t in app.tables.values() if _on_rocksdb(t)}
-    started = time.monotonic()
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
         fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024, **settings.kafka_kwargs(),
@@ -80,6 +76,8 @@ async def restore_tables(app, settings) -> dict:
             return {}
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         for tp in tps:
+            if ends[tp] <= starts[tp]:
+                continue  # an empty changelog: nothing to open
             store = PartitionStore(tables[tp.topic], tp.partition)
             if max(store.next_offset, starts[tp]) >= ends[tp]:
                 store.close()
@@ -105,12 +103,14 @@ async def restore_tables(app, settings) -> dict:
         for store in stores.values():
             store.close()
         await consumer.stop()
-    seconds = time.monotonic() - started
-    total = sum(summary.values())
-    if total:
-        log.info("restored %d changelog records in %.1f s (%.0f/s): %s", total, seconds, total / max(seconds, 1e-9),
-                 summary)
     return summary
+
+
+def describe(summary: dict, seconds: float) -> str:
+    """The line a worker logs once it runs (its logging is not set up while it restores)."""
+    total = sum(summary.values())
+    return (f"restored {total} changelog records in {seconds:.2f} s ({total / max(seconds, 1e-9):.0f}/s) "
+            f"before starting: {summary}")
 
 
 def _on_rocksdb(table) -> bool:

@@ -30,6 +30,7 @@ class Runtime:
     dead_letters: dict = field(default_factory=lambda: defaultdict(int))
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
+    notes: list = field(default_factory=list)  # what happened before logging was set up, logged at start
 
     def mark(self, event) -> None:
         msg = event.message
