@@ -4,7 +4,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, batch_agent, bundled_items, by_partition, dumps, loads, partition_context
+from streams.runtime import (
+    Runtime, TableWriter, batch_agent, bundled_items, by_partition, dumps, loads, partition_context,
+)
 from tables import contact
 
 
@@ -13,6 +15,7 @@ def register(app, runtime: Runtime):
     attributes, updates = s.topic("contact-attributes"), s.topic("contact-updates")
     source = app.topic(attributes, updates, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("contacts", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    writes = TableWriter(app, table)
 
     async def apply(batch):
         for events in by_partition(batch).values():
@@ -27,8 +30,8 @@ def register(app, runtime: Runtime):
                     state = loads(table.get(key)) or {}
                     for _, fold, value in items:
                         fold(state, value)
-                    table[key] = dumps(state)
+                    writes[key] = dumps(state)
 
-    batch_agent(app, runtime, source, "contacts", apply)
+    batch_agent(app, runtime, source, "contacts", apply, [writes])
 
     return table

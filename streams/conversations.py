@@ -17,7 +17,7 @@ from collections import defaultdict
 from convoflow.events import CONVERSATION_TOPICS
 from streams.ingest import accepted
 from streams.people import add_contributions
-from streams.runtime import Outbox, Runtime, batch_agent, by_partition, dumps, loads, partition_context
+from streams.runtime import Outbox, Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
 from tables import contact, conversation
 
 
@@ -28,6 +28,7 @@ def register(app, runtime: Runtime):
     table = app.Table("conversations", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
     contact_updates = Outbox(app, s.topic("contact-updates"), s.partitions)
     people_updates = Outbox(app, s.topic("people-updates"), s.partitions)
+    writes = TableWriter(app, table)
 
     async def apply(batch):
         for events in by_partition(batch).values():
@@ -49,14 +50,15 @@ def register(app, runtime: Runtime):
                     add_contributions(people_updates, cid, state, runtime.sent)
                     for c in contact.conversation_contributions(cid, state.get("m", {}).values()):
                         contact_updates.add(c["c"], c, runtime.sent, f"contact|{c['c']}|{cid}")
-                    table[cid] = dumps(state)
+                    writes[cid] = dumps(state)
         # The facts (with the owners they name) reach the changelog before any owner hears of
         # them: after a crash, the restored state still names every owner that got a map.
+        await writes.flush()
         if people_updates.items or contact_updates.items:
             await app.producer.flush()
         await people_updates.flush()
         await contact_updates.flush()
 
-    batch_agent(app, runtime, source, "conversations", apply)
+    batch_agent(app, runtime, source, "conversations", apply, [writes])
 
     return table

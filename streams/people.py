@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.runtime import (
-    Outbox, Runtime, SentInProcess, batch_agent, bundled_items, by_partition, dumps, loads, partition_context,
+    Outbox, Runtime, SentInProcess, TableWriter, batch_agent, bundled_items, by_partition, dumps, loads,
+    partition_context,
 )
 from tables import people
 
@@ -37,11 +38,13 @@ def register(app, runtime: Runtime):
     index = app.Table("owner_conversations", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
     days_table = app.Table("owner_days", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
 
+    writers = {table.name: TableWriter(app, table) for table in (index, days_table)}
+
     def write(table, key: str, value: bytes) -> None:
         # Written when it changed, or when this process has not written it yet: the local
         # store may hold a value whose changelog record a crash lost (see conversations).
         if runtime.sent.changed(f"{table.name}|{key}", value):
-            table[key] = value
+            writers[table.name][key] = value
 
     async def apply(batch):
         for events in by_partition(batch).values():
@@ -65,7 +68,7 @@ def register(app, runtime: Runtime):
                     for key, record in records.items():
                         write(days_table, key, people.encode_day(record))
 
-    batch_agent(app, runtime, source, "people", apply)
+    batch_agent(app, runtime, source, "people", apply, writers.values())
 
     return index, days_table
 

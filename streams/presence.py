@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, batch_agent, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
 from tables import presence
 
 
@@ -13,6 +13,7 @@ def register(app, runtime: Runtime):
     name = s.topic("presence")
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("presence", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    writes = TableWriter(app, table)
 
     async def apply(batch):
         for events in by_partition(batch).values():
@@ -24,8 +25,8 @@ def register(app, runtime: Runtime):
                     state = loads(table.get(key)) or {}
                     for _, e in items:
                         presence.apply(state, e)
-                    table[key] = dumps(state)
+                    writes[key] = dumps(state)
 
-    batch_agent(app, runtime, source, "presence", apply)
+    batch_agent(app, runtime, source, "presence", apply, [writes])
 
     return table

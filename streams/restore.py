@@ -23,9 +23,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from convoflow.topics import partitions_of
-from streams.runtime import poll
+from streams.runtime import OFFSET_KEY, poll
 
-OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key
 MAX_RECORDS = 50_000
 
 

@@ -87,7 +87,51 @@ class Runtime:
 RETRY_FOR_SECONDS = 120.0
 
 
-def batch_agent(app, runtime: "Runtime", source, name: str, apply) -> None:
+OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key: the changelog offset a store holds
+
+
+class TableWriter:
+    """Writes to a Faust table, cheaper: into the partition's RocksDB at once, to the
+    changelog when the batch ends (``flush``), which the agent awaits before the batch
+    is acknowledged.
+
+    A ``table[key] = value`` went through Faust's dict wrapper, its key index (under a
+    lock), a future and a buffer per record, and a second RocksDB put per record for
+    the changelog offset: about 12 % of a busy worker. This writes the same bytes to
+    the same store and changelog partition, and the offset once per batch and
+    partition. Faust's commit flushes the producer first, so no offset is committed
+    before the records of its events are with the broker.
+    """
+
+    def __init__(self, app, table):
+        self.app, self.store = app, table.data
+        self.topic = table.changelog_topic.get_topic_name()
+        self.pending: list = []
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        partition = current_event().message.partition  # under partition_context, as a table write
+        encoded = key.encode()
+        self.store._db_for_partition(partition).put(encoded, value)
+        self.pending.append((partition, encoded, value))
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        send, last = self.app.producer.send, {}
+        for partition, key, value in pending:
+            last[partition] = await send(self.topic, key, value, partition, None, None)
+        for partition, sent in last.items():
+            sent.add_done_callback(lambda fut, partition=partition: self._persisted(partition, fut))
+
+    def _persisted(self, partition: int, fut) -> None:
+        """What Faust's ``_on_changelog_sent`` does: a restore reads the changelog from here on."""
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        db = self.store._dbs.get(partition)  # gone when the partition was revoked meanwhile
+        if db is not None:
+            db.put(OFFSET_KEY, str(fut.result().offset).encode())
+
+
+def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=()) -> None:
     """An agent that reads ``source`` in batches and runs ``apply(events)`` on each (``apply_batches``).
 
     It reads the topics' Faust channel directly instead of iterating a Faust
@@ -105,8 +149,15 @@ def batch_agent(app, runtime: "Runtime", source, name: str, apply) -> None:
     channel.decode = decode
     app.topics.add(channel)
 
+    async def apply_and_send(events):
+        for writer in writers:
+            writer.pending.clear()  # what a failed attempt wrote is written again
+        await apply(events)
+        for writer in writers:
+            await writer.flush()
+
     async def agent():
-        await apply_batches(runtime, channel, apply)
+        await apply_batches(runtime, channel, apply_and_send)
 
     agent.__name__ = agent.__qualname__ = name
     app.task(agent)
