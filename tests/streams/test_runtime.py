@@ -144,3 +144,70 @@ def test_events_of_an_older_generation_or_a_stopped_flow_are_skipped_unacknowled
     stopped = app_for_batches(flowing=False)
     assert asyncio.run(first_batch(stopped, [delivered(0)])) == []
     assert app.consumer.acked == [] and stopped.consumer.acked == []
+
+
+class DB(dict):
+    put = dict.__setitem__
+
+
+class Store:
+    """Faust's RocksDB store as the writer uses it: a database per partition."""
+
+    def __init__(self):
+        self._dbs = {0: DB(), 1: DB()}
+
+    def _db_for_partition(self, partition):
+        return self._dbs[partition]
+
+
+def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_batch_ends():
+    store = Store()
+    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"))
+    sent = []
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+
+        async def send(topic, key, value, partition, timestamp, headers):
+            fut = loop.create_future()
+            sent.append((topic, key, value, partition, fut))
+            return fut
+
+        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send=send)), table)
+        with rt.partition_context(Event(message=SimpleNamespace(partition=1))):
+            writer["c1"] = b"v1"
+            writer["c1"] = b"v2"
+        in_store_before_flush = dict(store._dbs[1])
+        await writer.flush()
+        sent[0][4].set_result(SimpleNamespace(offset=6))
+        sent[1][4].set_result(SimpleNamespace(offset=7))
+        await asyncio.sleep(0)
+        return in_store_before_flush
+
+    in_store_before_flush = asyncio.run(scenario())
+    assert in_store_before_flush == {b"c1": b"v2"}
+    assert [s[:4] for s in sent] == [("c-changelog", b"c1", b"v1", 1), ("c-changelog", b"c1", b"v2", 1)]
+    assert store._dbs[1][rt.OFFSET_KEY] == b"7", "the offset a restore reads on from: the batch's last record"
+    assert store._dbs[0] == {}
+
+
+def test_a_changelog_send_that_fails_records_no_offset():
+    store = Store()
+    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"))
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+
+        async def send(*args):
+            return fut
+
+        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send=send)), table)
+        with rt.partition_context(Event(message=SimpleNamespace(partition=0))):
+            writer["c1"] = b"v1"
+        await writer.flush()
+        fut.set_exception(ConnectionError("broker away"))
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert store._dbs[0] == {b"c1": b"v1"}
