@@ -156,8 +156,9 @@ def _stream_reader(app, source, args, state) -> None:
 
 
 def _channel_reader(app, source, args, state) -> None:
-    """The topics' channel read directly, in batches, without Faust's per-event Stream."""
-    import asyncio
+    """The topics' Faust channel read in batches, as convoflow's agents read it
+    (``streams.runtime.batches``), without Faust's per-event Stream."""
+    from streams.runtime import batches
 
     channel = source.clone(is_iterator=True)
     app.topics.add(channel)
@@ -165,22 +166,12 @@ def _channel_reader(app, source, args, state) -> None:
 
     @app.task
     async def bare_channel():
-        queue, consumer = channel.queue, app.consumer
-        while True:
-            batch = [await queue.get()]
-            if args.within and queue.qsize() < args.batch:
-                await asyncio.sleep(args.within)
-            while len(batch) < args.batch:
-                try:
-                    batch.append(queue.get_nowait())
-                except asyncio.QueueEmpty:
-                    break
+        async for batch in batches(app, channel, args.batch, args.within):
             if state["first"] is None:
                 state["first"] = time.time()
-            for ev in batch:
-                if args.decode:
+            if args.decode:
+                for ev in batch:
                     loads(ev.value)
-                ev.message.ack(consumer)
             state["count"] += len(batch)
             _finish_when_done(args, state, _settings(args))
 

@@ -651,22 +651,16 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
     log(f"raw_consume_eps {fig['raw_consume_eps']:,} ({raw['events']:,} events in {raw['seconds']:.1f} s; "
         f"{notes['raw_consume_eps']})")
 
-    # 3. bare Faust
+    # 3. bare Faust, as convoflow runs it (with streams/faust_fixes.py) and as released: what the fixes are worth
     if not args.skip_faust:
-        res = run_peer("faust", [
-            "--broker", settings.broker, "--app-id", f"{prefix}bare-faust", "--topics", ",".join(inputs),
-            "--partitions", str(args.partitions), "--expected", str(n_events), "--data-dir", str(work / "faust"),
-            *args.faust_args.split()], work / "faust.json", work / "faust.log", args.peer_timeout)
-        fig["faust_stream_eps"] = round(res["eps"])
-        notes["faust_settings"] = res.get("settings")
-        log(f"faust_stream_eps {fig['faust_stream_eps']:,} ({res['events']:,} events in {res['seconds']:.1f} s)")
-        # The same agent on Faust as released: what convoflow's fixes to Faust's consumer loop are worth.
-        res = run_peer("faust", [
-            "--broker", settings.broker, "--app-id", f"{prefix}stock-faust", "--topics", ",".join(inputs),
-            "--partitions", str(args.partitions), "--expected", str(n_events), "--data-dir", str(work / "stock"),
-            "--stock", *args.faust_args.split()], work / "stock.json", work / "stock.log", args.peer_timeout)
-        fig["faust_stock_eps"] = round(res["eps"])
-        log(f"faust_stock_eps {fig['faust_stock_eps']:,} ({res['events']:,} events in {res['seconds']:.1f} s)")
+        for figure, name, extra in (("faust_stream_eps", "faust", []), ("faust_stock_eps", "stock", ["--stock"])):
+            res = run_peer("faust", [
+                "--broker", settings.broker, "--app-id", f"{prefix}{name}-faust", "--topics", ",".join(inputs),
+                "--partitions", str(args.partitions), "--expected", str(n_events), "--data-dir", str(work / name),
+                *extra, *args.faust_args.split()], work / f"{name}.json", work / f"{name}.log", args.peer_timeout)
+            fig[figure] = round(res["eps"])
+            notes.setdefault("faust_settings", res.get("settings"))
+            log(f"{figure} {fig[figure]:,} ({res['events']:,} events in {res['seconds']:.1f} s)")
 
     # 4. Quix Streams
     if not args.skip_quix:

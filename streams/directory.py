@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from streams.ingest import accepted
-from streams.runtime import Runtime, batch_agent, by_partition, dumps, loads, partition_context
+from streams.runtime import Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
 from tables import directory
 
 
@@ -11,18 +11,20 @@ def register(app, runtime: Runtime):
     name = s.topic("directory")
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     table = app.Table("directory", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    writes = TableWriter(app, table)
 
     async def apply(batch):
         for events in by_partition(batch).values():
             for ev, e in await accepted(runtime, events, {name: "directory"}):
                 key = directory.entity_key(e)
                 with partition_context(ev):
-                    entry = directory.merge(loads(table.get(key)), e)
+                    stored = table.get(key)
+                    entry = directory.merge(loads(stored), e)
                     if entry is not None:
-                        table[key] = dumps(entry)
-                    else:
-                        table[key] = table.get(key)  # re-send on replay, see conversations
+                        writes[key] = dumps(entry)
+                    else:  # unchanged (so already stored): re-send on replay, see conversations
+                        writes[key] = stored
 
-    batch_agent(app, runtime, source, "directory", apply)
+    batch_agent(app, runtime, source, "directory", apply, [writes])
 
     return table

@@ -38,13 +38,13 @@ def register(app, runtime: Runtime):
     index = app.Table("owner_conversations", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
     days_table = app.Table("owner_days", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
 
-    writers = {table.name: TableWriter(app, table) for table in (index, days_table)}
+    index_writes, days_writes = TableWriter(app, index), TableWriter(app, days_table)
 
-    def write(table, key: str, value: bytes) -> None:
+    def write(writer: TableWriter, key: str, value: bytes) -> None:
         # Written when it changed, or when this process has not written it yet: the local
         # store may hold a value whose changelog record a crash lost (see conversations).
-        if runtime.sent.changed(f"{table.name}|{key}", value):
-            writers[table.name][key] = value
+        if runtime.sent.changed(f"{writer.name}|{key}", value):
+            writer[key] = value
 
     async def apply(batch):
         for events in by_partition(batch).values():
@@ -64,11 +64,11 @@ def register(app, runtime: Runtime):
                             if key not in records:
                                 records[key] = people.decode_day(days_table.get(key))
                             people.replace_in_day(records[key], cid, per_day.get(day, {}))
-                        write(index, f"{owner}|{cid}", dumps(days))
+                        write(index_writes, f"{owner}|{cid}", dumps(days))
                     for key, record in records.items():
-                        write(days_table, key, people.encode_day(record))
+                        write(days_writes, key, people.encode_day(record))
 
-    batch_agent(app, runtime, source, "people", apply, writers.values())
+    batch_agent(app, runtime, source, "people", apply, [index_writes, days_writes])
 
     return index, days_table
 

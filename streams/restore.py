@@ -1,8 +1,8 @@
 """Bulk restore: each table's local RocksDB brought up to its changelog before Faust starts.
 
 Faust restores a table by handing every changelog record, one at a time,
-through its consumer, its recovery loop and a buffer of 1,000 (about 9,000
-records/s here). A worker that lost its data dir, or was down for a while,
+through its consumer, its recovery loop and a buffer of 1,000 (a restart on an
+empty data dir managed about 9,000 records/s end to end here). A worker that lost its data dir, or was down for a while,
 spends minutes there before it processes anything. Here, before Faust starts,
 a plain aiokafka consumer reads each changelog partition from the offset the
 local store has (Faust's own ``__faust\\0offset__`` key) to the end, and writes
@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from rocksdict import WriteBatch
 
 from convoflow.topics import partitions_of
 from streams.runtime import OFFSET_KEY, poll
@@ -32,18 +33,14 @@ class PartitionStore:
     """One table partition's RocksDB, opened as Faust opens it, with Faust's persisted offset."""
 
     def __init__(self, table, partition: int):
-        store = table.data
-        self.path = Path(store.partition_path(partition))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.options = store.rocksdb_options
-        self.db = self.options.open(self.path)
+        path = Path(table.data.partition_path(partition))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = table.data.rocksdb_options.open(path)
         offset = self.db.get(OFFSET_KEY)
         self.next_offset = int(offset) + 1 if offset is not None else 0
 
     def write(self, records) -> None:
         """The records and, in the same write batch, the offset of the last one."""
-        from rocksdict import WriteBatch
-
         batch = WriteBatch(raw_mode=True)
         for r in records:
             if r.value is None:

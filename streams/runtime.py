@@ -82,11 +82,6 @@ class Runtime:
         log.info("dead letter from %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
 
 
-# How long a failing batch is retried (a broker that is away comes back) before its events are
-# applied one by one and those that still fail go to dead letters.
-RETRY_FOR_SECONDS = 120.0
-
-
 OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key: the changelog offset a store holds
 
 
@@ -104,9 +99,13 @@ class TableWriter:
     """
 
     def __init__(self, app, table):
-        self.app, self.store = app, table.data
+        self.app, self.store, self.name = app, table.data, table.name
         self.topic = table.changelog_topic.get_topic_name()
         self.pending: list = []
+
+    def discard(self) -> None:
+        """Forget the records of an attempt that failed: the next attempt writes them again."""
+        self.pending.clear()
 
     def __setitem__(self, key: str, value: bytes) -> None:
         partition = current_event().message.partition  # under partition_context, as a table write
@@ -151,7 +150,7 @@ def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=()) -
 
     async def apply_and_send(events):
         for writer in writers:
-            writer.pending.clear()  # what a failed attempt wrote is written again
+            writer.discard()
         await apply(events)
         for writer in writers:
             await writer.flush()
@@ -199,6 +198,11 @@ async def batches(app, channel, max_: int, linger: float = 0.0):
         yield batch
         for event in batch:
             event.message.ack(consumer)
+
+
+# How long a failing batch is retried (a broker that is away comes back) before its events are
+# applied one by one and those that still fail go to dead letters.
+RETRY_FOR_SECONDS = 120.0
 
 
 async def apply_batches(runtime: "Runtime", channel, apply) -> None:

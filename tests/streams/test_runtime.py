@@ -157,12 +157,12 @@ class Store:
         self._dbs = {0: DB(), 1: DB()}
 
     def _db_for_partition(self, partition):
-        return self._dbs[partition]
+        return self._dbs.setdefault(partition, DB())  # Faust opens the store of a partition it lacks
 
 
 def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_batch_ends():
     store = Store()
-    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"))
+    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"), name="c")
     sent = []
 
     async def scenario():
@@ -191,23 +191,28 @@ def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_bat
     assert store._dbs[0] == {}
 
 
-def test_a_changelog_send_that_fails_records_no_offset():
+def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition():
     store = Store()
-    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"))
+    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"), name="c")
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        fut = loop.create_future()
+        sent = []
 
-        async def send(*args):
-            return fut
+        async def send(topic, key, value, partition, timestamp, headers):
+            sent.append(loop.create_future())
+            return sent[-1]
 
         writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send=send)), table)
-        with rt.partition_context(Event(message=SimpleNamespace(partition=0))):
-            writer["c1"] = b"v1"
+        for partition in (0, 1):
+            with rt.partition_context(Event(message=SimpleNamespace(partition=partition))):
+                writer["c1"] = b"v1"
         await writer.flush()
-        fut.set_exception(ConnectionError("broker away"))
+        del store._dbs[1]  # partition 1 revoked while its record was on its way
+        sent[0].set_exception(ConnectionError("broker away"))
+        sent[1].set_result(SimpleNamespace(offset=3))
         await asyncio.sleep(0)
 
     asyncio.run(scenario())
     assert store._dbs[0] == {b"c1": b"v1"}
+    assert 1 not in store._dbs, "a revoked partition's store is not opened again just to record an offset"
