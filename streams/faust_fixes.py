@@ -138,7 +138,7 @@ def _delivers_at_once(consumer):
 
     Faust raced every delivery against a flow stop with ``wait_first``: two tasks and
     an ``asyncio.wait`` per record, the largest single cost of a worker (a bare
-    channel reader went from 18,000 to 50,000 events/s without it). The race only
+    channel reader went from about 18,000 to 41,000 events/s without it). The race only
     matters when the delivery can wait: for flow control, for the producer
     buffer, for a full channel queue or for the conductor's lock. When none of
     these can happen the record is delivered directly.
