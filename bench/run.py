@@ -405,7 +405,25 @@ DIRECTORY_TYPES = ("agent.", "team.", "channel.", "topic.upserted", "topic.delet
                    "virtual_agent.")
 
 
-def background_stream(args, seed: int, conversations: int, tag: str) -> list[dict]:
+def chunks(total: int, size: int) -> list[int]:
+    """Conversations per chunk: ``generate`` holds a whole stream in memory, 1M conversations would not fit."""
+    size = max(1, size)
+    return [min(size, total - start) for start in range(0, total, size)] or [0]
+
+
+def stream_chunk(args, i: int, conversations: int) -> list[dict]:
+    """Chunk 0 is the simulated contact centre (directory, presence, conversations); every further
+    chunk adds conversations only: the same agents, teams and days, its own conversation, message and
+    contact ids (prefix ``k<i>-``)."""
+    from convoflow import simulate
+
+    if i == 0:
+        return simulate.generate(seed=args.seed, agents=args.agents, teams=args.teams, conversations=conversations,
+                                 days=args.days, start=args.start)
+    return background_stream(args, args.seed + 1000 + i, conversations, f"k{i}-", presence=False)
+
+
+def background_stream(args, seed: int, conversations: int, tag: str, presence: bool = True) -> list[dict]:
     """A second simulated stream with its own conversation/message/contact ids (directory ids shared)."""
     from convoflow import simulate
 
@@ -413,7 +431,7 @@ def background_stream(args, seed: int, conversations: int, tag: str) -> list[dic
                                days=args.days, start=args.start)
     out = []
     for e in events:
-        if e["type"].startswith(DIRECTORY_TYPES):
+        if e["type"].startswith(DIRECTORY_TYPES) or (not presence and e["type"] == "presence.changed"):
             continue
         for f in ID_FIELDS:
             v = e.get(f)
@@ -591,8 +609,8 @@ def run(args) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     settings = Settings(broker=args.broker, topic_prefix=prefix, partitions=args.partitions,
                         export_dir=str(work / "exports"))
-    sizes = {k: getattr(args, k) for k in ("conversations", "agents", "teams", "days", "partitions", "seed",
-                                           "freshness_rate", "freshness_seconds")}
+    sizes = {k: getattr(args, k) for k in ("conversations", "chunk_conversations", "agents", "teams", "days",
+                                           "partitions", "seed", "freshness_rate", "freshness_seconds")}
     sizes["start"] = args.start
     out = {"started_at": started_at, "command": " ".join([os.path.basename(sys.executable), "-m", "bench.run",
                                                           *sys.argv[1:]]),
@@ -615,28 +633,32 @@ def run(args) -> dict:
 
 
 def _run(args, settings: Settings, work: Path, out: dict) -> None:
-    from convoflow import simulate
-
     fig, notes, prefix = out["figures"], out["notes"], settings.topic_prefix
     first_day = args.start[:10]
     last_day = (date.fromisoformat(first_day) + timedelta(days=args.days + 6)).isoformat()
     as_of = f"{last_day}T23:59:59Z"
 
-    # 1. the stream
-    t = time.monotonic()
-    events = simulate.generate(seed=args.seed, agents=args.agents, teams=args.teams,
-                               conversations=args.conversations, days=args.days, start=args.start)
-    fig["generate_s"] = round(time.monotonic() - t, 2)
-    fig["events"] = len(events)
-    log(f"generated {len(events):,} events in {fig['generate_s']} s; publishing")
-    t = time.monotonic()
-    summary = asyncio.run(publish_events(settings, events))
-    fig["publish_eps"] = round(summary.published / (time.monotonic() - t))
-    if summary.rejected:
-        raise RuntimeError(f"{len(summary.rejected)} events not published: {summary.rejected[:5]}")
-    out["per_topic"] = dict(sorted(summary.per_topic.items()))
-    del events, summary
-    gc.collect()
+    # 1. the stream, generated and published a chunk of conversations at a time
+    generate_s = publish_s = 0.0
+    per_topic: dict[str, int] = {}
+    for i, size in enumerate(chunks(args.conversations, args.chunk_conversations)):
+        t = time.monotonic()
+        events = stream_chunk(args, i, size)
+        generate_s += time.monotonic() - t
+        t = time.monotonic()
+        summary = asyncio.run(publish_events(settings, events))
+        publish_s += time.monotonic() - t
+        if summary.rejected:
+            raise RuntimeError(f"{len(summary.rejected)} events not published: {summary.rejected[:5]}")
+        for topic, n in summary.per_topic.items():
+            per_topic[topic] = per_topic.get(topic, 0) + n
+        log(f"chunk {i}: {size:,} conversations, {len(events):,} events")
+        del events, summary
+        gc.collect()
+    fig["generate_s"] = round(generate_s, 2)
+    fig["events"] = sum(per_topic.values())
+    fig["publish_eps"] = round(fig["events"] / max(publish_s, 1e-9))
+    out["per_topic"] = dict(sorted(per_topic.items()))
     inputs = settings.input_topics()
     total = asyncio.run(count_records(settings, inputs))
     n_events = sum(total.values())
@@ -926,6 +948,8 @@ def parse_args(argv=None):
     p.add_argument("--start", default=os.environ.get("BENCH_START", "2024-07-01T00:00:00Z"))
     p.add_argument("--seed", type=int, default=env_int("BENCH_SEED", 1))
     p.add_argument("--partitions", type=int, default=env_int("BENCH_PARTITIONS", 4))
+    p.add_argument("--chunk-conversations", type=int, default=env_int("BENCH_CHUNK_CONVERSATIONS", 50_000),
+                   help="generate and publish the stream this many conversations at a time (memory)")
     p.add_argument("--freshness-rate", type=int, default=env_int("BENCH_FRESHNESS_RATE", 5_000),
                    help="background events/s during the freshness phase")
     p.add_argument("--freshness-seconds", type=float, default=env_float("BENCH_FRESHNESS_SECONDS", 60),

@@ -24,6 +24,8 @@ class ReportContext:
         self.zone: ZoneInfo = self.request.zone
         self.start_us, self.end_us = self.request.range_us()
         self.channels = frozenset(self.request.channels) or None
+        # A report names the same agents, teams and channels on row after row: each is looked up once.
+        self._cells: dict[tuple, list[str]] = {}
 
     def in_range(self, t: int) -> bool:
         return self.start_us <= t < self.end_us
@@ -39,14 +41,25 @@ class ReportContext:
 
     def channel_cells(self, channel_id: str | None) -> list[str]:
         """Medium, Channel (name), Channel Display Name."""
-        f = self.directory.fields("channel", channel_id)
-        return [csvfile.text(f.get("medium")), csvfile.text(f.get("name")), csvfile.text(f.get("display_name"))]
+        cells = self._cells.get(("channel", channel_id))
+        if cells is None:
+            f = self.directory.fields("channel", channel_id)
+            cells = [csvfile.text(f.get("medium")), csvfile.text(f.get("name")), csvfile.text(f.get("display_name"))]
+            self._cells["channel", channel_id] = cells
+        return cells
 
     def agent_cells(self, agent_id: str | None) -> list[str]:
         """Agent ID, Name, Reference."""
-        f = self.directory.fields("agent", agent_id)
-        return [csvfile.text(agent_id), csvfile.text(f.get("name")), csvfile.text(f.get("reference"))]
+        cells = self._cells.get(("agent", agent_id))
+        if cells is None:
+            f = self.directory.fields("agent", agent_id)
+            cells = [csvfile.text(agent_id), csvfile.text(f.get("name")), csvfile.text(f.get("reference"))]
+            self._cells["agent", agent_id] = cells
+        return cells
 
     def team_cells(self, team_id: str | None) -> list[str]:
         """Team ID, Name."""
-        return [csvfile.text(team_id), csvfile.text(self.directory.name("team", team_id))]
+        cells = self._cells.get(("team", team_id))
+        if cells is None:
+            cells = self._cells["team", team_id] = [csvfile.text(team_id), csvfile.text(self.directory.name("team", team_id))]
+        return cells

@@ -4,21 +4,19 @@ from __future__ import annotations
 import csv
 import io
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
 _CENT = Decimal("0.01")
 
 
 def timestamp(us: int | None, tz: ZoneInfo) -> str:
-    """ISO 8601 in the request's zone, truncated to the second, with the offset."""
+    """ISO 8601 in the request's zone, truncated to the second (floor), with the offset."""
     if us is None:
         return ""
-    local = (_EPOCH + timedelta(microseconds=us)).astimezone(tz)
-    return local.replace(microsecond=0).isoformat()
+    return datetime.fromtimestamp(us // 1_000_000, tz).isoformat()
 
 
 def seconds(us: int | None) -> str:
@@ -66,10 +64,41 @@ def joined(values) -> str:
 
 def encode(header: list[str], rows) -> bytes:
     buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer = _writer(buf)
     writer.writerow(header)
     writer.writerows(rows)
     return buf.getvalue().encode("utf-8")
+
+
+def _writer(f):
+    return csv.writer(f, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+
+
+def line_formatter():
+    """row -> its CSV line (with the line end), exactly as ``write`` would write it."""
+    buf = io.StringIO(newline="")
+    writer = _writer(buf)
+
+    def line(row) -> str:
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(row)
+        return buf.getvalue()
+
+    return line
+
+
+def write_lines(path: str, header: list[str], lines) -> int:
+    """``write`` for rows already formatted as CSV lines."""
+    tmp = f"{path}.part"
+    count = 0
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        _writer(f).writerow(header)
+        for text in lines:
+            f.write(text)
+            count += 1
+    os.replace(tmp, path)
+    return count
 
 
 def write(path: str, header: list[str], rows) -> int:
@@ -77,7 +106,7 @@ def write(path: str, header: list[str], rows) -> int:
     tmp = f"{path}.part"
     count = 0
     with open(tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer = _writer(f)
         writer.writerow(header)
         for row in rows:
             writer.writerow(row)

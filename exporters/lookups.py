@@ -10,16 +10,16 @@ from exporters import conversations
 from exporters.context import ReportContext
 from exporters.headers import HEADERS
 from exporters.reports import Report
-from tables import contact, conversation, presence
+from tables import contact, presence
 
 
 def _utc(ctx: ReportContext, us: int | None) -> str | None:
     return ctx.ts(us) if us is not None else None
 
 
-def conversation_row(ctx: ReportContext, cid: str, state: dict):
+def conversation_row(ctx: ReportContext, cid: str, summary: dict | None):
     """The conversation's row of the conversations report (all columns), as a JSON object."""
-    row = conversations._row(ctx, cid, state, conversation.status_changes(state), resolved=True)
+    row = conversations._row(ctx, cid, summary, resolved=True)
     if row is not None:
         yield cid, dict(zip(HEADERS["conversations_resolved"], row))
 
@@ -51,7 +51,7 @@ def contact_now(ctx: ReportContext, contact_id: str, state: dict):
 
 
 LOOKUPS: dict[str, Report] = {
-    "conversation": Report("conversation", {"conversations": conversation_row}),
+    "conversation": Report("conversation", {"conversations": conversation_row}, decode=conversations.DECODE),
     "presence_now": Report("presence_now", {"presence": presence_now}, group_by={"presence": presence.agent_of}),
     "contact": Report("contact", {"contacts": contact_now}),
 }

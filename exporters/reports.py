@@ -12,9 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from exporters import catalog, contacts, conversations, messages, people, presence, responses
+import heapq
+import tempfile
+from operator import itemgetter
+from typing import IO
+
+import orjson
+
+from exporters import catalog, contacts, conversations, csvfile, messages, people, presence, responses
 from exporters.headers import HEADERS
+from tables import conversation
+from tables import people as owner_days
 from tables.presence import agent_of
+
+RUN_ROWS = 50_000  # rows a shard sorts in memory before it spills a sorted run to disk
+_sort_key = itemgetter(0)
+
+# How a table's stored values are read (default: one JSON document); a report may read them its own way.
+TABLE_DECODE = {"owner_days": owner_days.decode_day_totals, "conversations": conversation.decode}
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,8 @@ class Report:
     # table name -> key -> group: states of one group (an agent's presence days) are merged
     # (dict union) and passed to the source function once, under the group's key.
     group_by: dict[str, Callable] = field(default_factory=dict)
+    # table name -> how this report reads that table's values, when not the table's usual decoding
+    decode: dict[str, Callable] = field(default_factory=dict)
 
     @property
     def header(self) -> list[str]:
@@ -35,6 +52,10 @@ class Report:
     @property
     def aggregate(self) -> bool:
         return self.merge is not None
+
+
+def decoder(report: Report, source: str) -> Callable:
+    return report.decode.get(source) or TABLE_DECODE.get(source, orjson.loads)
 
 
 def group_key(key):
@@ -52,23 +73,77 @@ def combine(report: Report, items, into: dict | None = None) -> dict:
     return groups
 
 
-def shard_part(report: Report, ctx, states) -> list:
-    """One shard's answer from its (source table, key, state) triples: rows sorted by their
-    sort key, or partials already merged per group (``[[group_key, partial], ...]``)."""
-    items = []
+def _items(report: Report, ctx, states):
+    """What the report's source functions make of (source table, key, state) triples, grouped first
+    where the report groups a table's states."""
     groups: dict[tuple, dict] = {}
     for source, key, state in states:
         group = report.group_by.get(source)
         if group is None:
-            items.extend(report.sources[source](ctx, key, state))
+            yield from report.sources[source](ctx, key, state)
         else:
             groups.setdefault((source, group(key)), {}).update(state)
     for (source, key), state in groups.items():
-        items.extend(report.sources[source](ctx, key, state))
+        yield from report.sources[source](ctx, key, state)
+
+
+def shard_part(report: Report, ctx, states) -> list:
+    """One shard's answer from its (source table, key, state) triples: rows sorted by their
+    sort key, or partials already merged per group (``[[group_key, partial], ...]``)."""
     if report.aggregate:
-        return [[k, v] for k, v in combine(report, items).items()]
-    items.sort(key=lambda r: r[0])
-    return items
+        return [[k, v] for k, v in combine(report, _items(report, ctx, states)).items()]
+    return sorted(_items(report, ctx, states), key=_sort_key)
+
+
+def shard_lines(report: Report, ctx, states, run_rows: int = RUN_ROWS):
+    """A row report's part as ``[sort_key, csv_line]`` pairs in sort order, in bounded memory.
+
+    The rows are formatted as they are made. Up to ``run_rows`` of them are sorted
+    in memory; a larger part is sorted in runs spilled to temporary files, then
+    merged, so a shard of a million conversations holds one run at a time.
+    """
+    line = csvfile.line_formatter()
+    run, runs = [], []
+    try:
+        for key, row in _items(report, ctx, states):
+            run.append([key, line(row)])
+            if len(run) >= run_rows:
+                runs.append(spill(sorted(run, key=_sort_key)))
+                run = []
+        run.sort(key=_sort_key)
+        if not runs:
+            yield from run
+            return
+        runs.append(spill(run))
+        yield from heapq.merge(*(read_run(f) for f in runs), key=_sort_key)
+    finally:
+        for f in runs:
+            f.close()
+
+
+def spill(items) -> IO[bytes]:
+    """JSON lines in an anonymous temporary file (gone when closed), rewound for reading."""
+    f = tempfile.TemporaryFile()
+    append_run(f, items)
+    f.seek(0)
+    return f
+
+
+def append_run(f: IO[bytes], items) -> None:
+    dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    f.writelines(dumps(item, option=opt) for item in items)
+
+
+def read_run(f: IO[bytes]):
+    loads = orjson.loads
+    for raw in f:
+        yield loads(raw)
+
+
+def merge_lines(runs):
+    """Sorted ``[sort_key, line]`` runs (one per shard) merged into one sorted stream of lines."""
+    for _, text in heapq.merge(*runs, key=_sort_key):
+        yield text
 
 
 def merge_parts(report: Report, ctx, parts) -> list:
@@ -78,15 +153,16 @@ def merge_parts(report: Report, ctx, parts) -> list:
         for part in parts:
             combine(report, part, groups)
         return sorted((r for key, partial in groups.items() for r in report.finish(ctx, key, partial)),
-                      key=lambda r: r[0])
-    return sorted((r for part in parts for r in part), key=lambda r: r[0])
+                      key=_sort_key)
+    return sorted((r for part in parts for r in part), key=_sort_key)
 
 
 REPORTS: dict[str, Report] = {
     r.export_type: r
     for r in (
-        Report("conversations_resolved", {"conversations": conversations.resolved_rows}),
-        Report("conversations_open", {"conversations": conversations.open_rows}),
+        Report("conversations_resolved", {"conversations": conversations.resolved_rows},
+               decode=conversations.DECODE),
+        Report("conversations_open", {"conversations": conversations.open_rows}, decode=conversations.DECODE),
         Report("messages", {"conversations": messages.rows}),
         Report("agent_responses", {"conversations": responses.rows}),
         Report("agent_metrics", {"owner_days": people.agent_day_rows, "presence": people.presence_rows},

@@ -17,7 +17,7 @@ from collections import defaultdict
 from convoflow.events import CONVERSATION_TOPICS
 from streams.ingest import accepted
 from streams.people import add_contributions
-from streams.runtime import Outbox, Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
+from streams.runtime import Outbox, Runtime, TableWriter, batch_agent, by_partition, partition_context
 from tables import contact, conversation
 
 
@@ -38,7 +38,7 @@ def register(app, runtime: Runtime):
                 per_conversation[e["conversation_id"]].append((ev, e))
             for cid, items in per_conversation.items():
                 with partition_context(items[-1][0]):
-                    state = loads(table.get(cid)) or conversation.new_state()
+                    state = conversation.decode(table.get(cid)) or conversation.new_state()
                     changed = False
                     for _, e in items:
                         changed |= conversation.apply(state, e)
@@ -50,7 +50,7 @@ def register(app, runtime: Runtime):
                     add_contributions(people_updates, cid, state, runtime.sent)
                     for c in contact.conversation_contributions(cid, state.get("m", {}).values()):
                         contact_updates.add(c["c"], c, runtime.sent, f"contact|{c['c']}|{cid}")
-                    writes[cid] = dumps(state)
+                    writes[cid] = conversation.encode(state)
         # The facts (with the owners they name) reach the changelog before any owner hears of
         # them: after a crash, the restored state still names every owner that got a map.
         await writes.flush()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -27,13 +28,14 @@ from convoflow.topics import changelog_topic, end_offsets, partitions_of
 from exporters import csvfile
 from exporters.context import ReportContext
 from exporters.lookups import LOOKUPS
-from exporters.reports import REPORTS, Report, merge_parts, shard_part
+from exporters.reports import (REPORTS, Report, append_run, decoder, merge_lines, merge_parts, read_run, shard_lines,
+                               shard_part)
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
 from streams.runtime import Runtime, dumps, loads, log, partition_for, poll
-from tables import people
 
 PART_BYTES = 256 * 1024
+MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
 REASSIGNED = "reassigned"
 REBALANCE_RETRIES = 5
 
@@ -45,10 +47,6 @@ STORE_META_PREFIX = b"__faust"
 
 def now_rfc3339() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# How a report reads a table's values (default: one JSON document).
-DECODE = {"owner_days": people.decode_day_totals}
 
 
 def scan_store(db, keys: list | None):
@@ -197,25 +195,30 @@ class Coordinator:
         report = REPORTS.get(req.export_type)
         if report is None:
             raise BadRequest(f"export type {req.export_type} is not available yet")
-        rows = await self.collect(report, req, parse_time(req.as_of or now_rfc3339()))
+        as_of_us = parse_time(req.as_of or now_rfc3339())
         os.makedirs(self.runtime.settings.export_dir, exist_ok=True)
         path = os.path.abspath(os.path.join(self.runtime.settings.export_dir, f"{req.request_id}.csv"))
-        count = csvfile.write(path, report.header, (r[1] for r in rows))
-        return count, path
+        if report.aggregate:
+            rows = await self.collect(report, req, as_of_us)
+            return csvfile.write(path, report.header, (r[1] for r in rows)), path
+        return await self.collect(report, req, as_of_us, path=path), path
 
-    async def collect(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None) -> list:
+    async def collect(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None,
+                      path: str | None = None):
         """``collect_once``, again when a partition moved to another worker in the middle."""
         for attempt in range(REBALANCE_RETRIES):
             try:
-                return await self.collect_once(report, req, as_of_us, keys)
+                return await self.collect_once(report, req, as_of_us, keys, path)
             except ShardMoved:
                 if attempt == REBALANCE_RETRIES - 1:
                     raise RuntimeError(f"partitions kept moving between workers ({REBALANCE_RETRIES} tries); retry later")
                 log.info("export %s: a partition moved during the export; starting again", req.request_id)
                 await asyncio.sleep(1.0)
 
-    async def collect_once(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None) -> list:
-        """Sorted (sort_key, row) of a report from every shard.
+    async def collect_once(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None,
+                           path: str | None = None):
+        """Sorted (sort_key, row) of a report from every shard, or with ``path`` the rows' count once
+        they are written there.
 
         Without ``keys``: an export, read-your-writes (catch up first, then scan
         every partition). With ``keys`` ({table: [["exact"|"prefix", key], ...]}):
@@ -226,8 +229,11 @@ class Coordinator:
         if keys is None:
             await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs))
             await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs + self.internal))
-            parts = await self.fan_out(req, "scan", offsets={}, replica=await end_offsets(consumer, self.replicated),
-                                       request=req.params(), as_of_us=as_of_us, report=report.export_type)
+            scan = dict(offsets={}, replica=await end_offsets(consumer, self.replicated), request=req.params(),
+                        as_of_us=as_of_us, report=report.export_type)
+            if path is not None:
+                return await self.write_lines(req, report, path, scan)
+            parts = await self.fan_out(req, "scan", **scan)
         else:
             # Each entry is [kind, key] or [kind, key, partition key] (a prefix routes by its owner's key).
             shards = sorted({partition_for(k[-1], self.runtime.settings.partitions) for ks in keys.values() for k in ks})
@@ -235,8 +241,27 @@ class Coordinator:
                                        as_of_us=as_of_us, keys=keys, report=report.export_type)
         return merge_parts(report, report_context(self.replica, self.runtime, req, as_of_us), parts)
 
-    async def fan_out(self, req: ExportRequest, op: str, shards: list[int] | None = None, **body) -> list[list]:
-        """Send one shard request per partition (or per listed partition); wait for every shard's rows."""
+    async def write_lines(self, req: ExportRequest, report: Report, path: str, scan: dict) -> int:
+        """A row report written as its shards' sorted lines arrive: each shard's lines go to a
+        temporary file, and the files are merged into the CSV, so no export is held in memory."""
+        runs: dict[int, object] = {}
+
+        def sink(shard: int, items: list) -> None:
+            append_run(runs.setdefault(shard, tempfile.TemporaryFile()), items)
+
+        try:
+            await self.fan_out(req, "scan", sink=sink, lines=True, **scan)
+            for f in runs.values():
+                f.seek(0)
+            return csvfile.write_lines(path, report.header, merge_lines(read_run(f) for f in runs.values()))
+        finally:
+            for f in runs.values():
+                f.close()
+
+    async def fan_out(self, req: ExportRequest, op: str, shards: list[int] | None = None, sink=None,
+                      **body) -> list[list]:
+        """Send one shard request per partition (or per listed partition); wait for every shard's rows,
+        kept in memory, or handed to ``sink(shard, rows)`` as they come."""
         s = self.runtime.settings
         shards = list(range(s.partitions)) if shards is None else shards
         token = f"{req.request_id}.{uuid.uuid4().hex[:12]}"
@@ -253,7 +278,10 @@ class Coordinator:
                     if part["error"].startswith(REASSIGNED):
                         raise ShardMoved(part["error"])
                     raise RuntimeError(f"shard {part['shard']}: {part['error']}")
-                rows[part["shard"]].extend(part["rows"])
+                if sink is None:
+                    rows[part["shard"]].extend(part["rows"])
+                else:
+                    sink(part["shard"], part["rows"])
                 if part["done"]:
                     done.add(part["shard"])
             return list(rows.values())
@@ -273,6 +301,11 @@ class Shards:
 
     async def reply(self, token: str, shard: int, rows: list, done: bool, error: str | None = None) -> None:
         value = dumps({"shard": shard, "rows": rows, "done": done, "error": error})
+        if len(value) > MAX_PART_BYTES and len(rows) > 1:  # a chunk of unusually long rows: in halves
+            half = len(rows) // 2
+            await self.reply(token, shard, rows[:half], False)
+            await self.reply(token, shard, rows[half:], done, error)
+            return
         await self.app.producer.send(self.runtime.settings.topic("export-parts"), token.encode(), value, None, None, None)
 
     def start(self, event) -> None:
@@ -313,18 +346,34 @@ class Shards:
         def states():
             for source in report.sources:
                 db = self.tables[source].data._db_for_partition(p)
+                decode = decoder(report, source)
                 for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
-                    yield source, key.decode(), DECODE.get(source, orjson.loads)(value)
+                    yield source, key.decode(), decode(value)
 
-        items = shard_part(report, ctx, states())
+        if req.get("lines"):
+            items = shard_lines(report, ctx, states())
+            size_of = _line_size
+        else:
+            items = shard_part(report, ctx, states())
+            size_of = _json_size
         chunk, size = [], 0
         for item in items:
             chunk.append(item)
-            size += len(dumps(item))
+            size += size_of(item)
             if size >= PART_BYTES:
                 await self.reply(token, p, chunk, False)
                 chunk, size = [], 0
         await self.reply(token, p, chunk, True)
+
+
+def _json_size(item) -> int:
+    return len(dumps(item))
+
+
+def _line_size(item) -> int:
+    """About a [sort_key, line] pair's JSON size (the key is at most the row again); ``reply``
+    splits a chunk that comes out larger than a record may be."""
+    return 2 * len(item[1]) + 64
 
 
 def register(app, runtime: Runtime, replica: Replica, tables: dict):

@@ -15,6 +15,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
+import orjson
+
 # Field positions of a created message: [t, event_id, direction, channel_id,
 # contact_profile_id, agent_id, team_id, virtual_agent_id, message_type, origin,
 # outbound_message_type, system_user_type, content, post_url, language,
@@ -393,3 +395,63 @@ def _all_facts(state: dict):
 
 def last_updated(state: dict) -> int:
     return max(f[0] for f in _all_facts(state))
+
+
+def summary(state: dict) -> dict | None:
+    """What one row of the conversations reports needs, derived once when the state is written.
+
+    Nothing here depends on an export's request (range, zone, names), so a
+    report reads this small header instead of decoding and re-deriving every
+    message of every conversation. None for a conversation that does not exist.
+    """
+    if not exists(state):
+        return None
+    changes = status_changes(state)
+    first = next((c for c in changes if c[S_STATUS] == "RESOLVED"), None)
+    last_change = last_status_change_by_agent(changes)
+    cycles = resolution_cycles(state, changes)
+    latest = cycles[-1] if cycles else None
+    r = latest.change if latest else None
+    first_response = responses(state, changes)[:1]
+    totals = {"handle": 0, "no_reply": 0, "cherry_picking": 0}
+    for s in lock_sessions(state, changes):
+        totals[s.kind] += s.duration_us
+    msgs = state.get("m", {}).values()
+    inbound = sum(1 for m in msgs if m[M_DIR] == "INBOUND")
+    survey = csat(state)
+    answer = survey[1] if survey else None
+    return {
+        "channel": channel(state), "contact": contact(state), "created": created_at(state),
+        "first_resolved": first[S_T] if first else None,
+        "last_agent": last_change[S_AGENT] if last_change else None,
+        "last_team": last_change[S_TEAM] if last_change else None,
+        "status": current_status(changes),
+        "resolution": [r[S_RESOLVED_BY], r[S_REASON], r[S_COMMENT], r[S_TRIGGER], r[S_T], r[S_AGENT]] if r else None,
+        "resolution_time": latest.resolution_time_us if latest else None,
+        "inbound": inbound, "outbound": len(msgs) - inbound,
+        "first_response": first_response[0].time_us if first_response else None,
+        "handle": totals["handle"], "no_reply": totals["no_reply"], "cherry_picking": totals["cherry_picking"],
+        "topics": current_topics(state), "last_updated": last_updated(state), "language": language(state),
+        # None: no survey sent; []: sent, no answer; else [score, completed status, question, answer]
+        "csat": None if survey is None else [] if answer is None else [answer[3], answer[2], answer[4], answer[5]],
+    }
+
+
+# A stored conversation is its summary's JSON, a newline, then the state's JSON (orjson never
+# writes a raw newline), so a report that only needs the summary decodes a few hundred bytes.
+_dumps = orjson.dumps
+_loads = orjson.loads
+
+
+def encode(state: dict) -> bytes:
+    return _dumps(summary(state)) + b"\n" + _dumps(state)
+
+
+def decode(value: bytes | None) -> dict | None:
+    if value is None:
+        return None
+    return _loads(memoryview(value)[value.index(b"\n") + 1:])
+
+
+def decode_summary(value: bytes) -> dict | None:
+    return _loads(memoryview(value)[:value.index(b"\n")])

@@ -2,7 +2,9 @@
 import orjson
 
 from convoflow.events import parse_time
-from exporters.reports import REPORTS, merge_parts, shard_part
+from exporters import csvfile
+from exporters.reports import REPORTS, decoder, merge_lines, merge_parts, shard_lines, shard_part
+from tables import conversation
 from tables import directory
 from tables.directory import Directory
 
@@ -30,13 +32,29 @@ def json_round_trip(value):
     return orjson.loads(orjson.dumps(value))
 
 
+def stored(report, source, state):
+    """A state as the report reads it back from the store (conversations are stored with their summary)."""
+    if source == "conversations":
+        return decoder(report, source)(conversation.encode(state))
+    return json_round_trip(state)
+
+
 def run(export_type, ctx, shards):
-    """shards: [{table: {key: state}}]; each shard's part and the states travel as JSON, as between workers."""
+    """shards: [{table: {key: state}}]; each shard's part and the states travel as JSON, as between workers.
+
+    A row report is also run the way an export writes it (shards' sorted CSV lines, spilled in
+    runs of 5 rows, merged); the lines must be the rows, exactly.
+    """
     report = REPORTS[export_type]
-    parts = [
-        json_round_trip(shard_part(report, ctx, (
-            (source, key, json_round_trip(state)) for source in report.sources for key, state in shard.get(source, {}).items()
-        )))
-        for shard in shards
-    ]
-    return [r[1] for r in merge_parts(report, ctx, parts)]
+
+    def states(shard):
+        return ((source, key, stored(report, source, state)) for source in report.sources
+                for key, state in shard.get(source, {}).items())
+
+    parts = [json_round_trip(shard_part(report, ctx, states(shard))) for shard in shards]
+    rows = [r[1] for r in merge_parts(report, ctx, parts)]
+    if not report.aggregate:
+        runs = [json_round_trip(list(shard_lines(report, ctx, states(shard), run_rows=5))) for shard in shards]
+        line = csvfile.line_formatter()
+        assert list(merge_lines(runs)) == [line(row) for row in rows]
+    return rows

@@ -160,3 +160,20 @@ def test_created_without_messages_is_the_first_event_of_any_kind():
     assert conv.created_at(state) == parse_time(at(1))
     assert conv.last_updated(state) == parse_time(at(6))
     assert conv.csat(state)[1][3] == 4
+
+
+def test_a_stored_conversation_carries_its_summary_in_front():
+    state = conv.new_state()
+    for e in [msg(0, "m1", "INBOUND"), msg(3, "m2", "OUTBOUND", agent="a1"),
+              ev("conversation.status_changed", 1, status="NEW"),
+              ev("conversation.status_changed", 5, status="RESOLVED", agent_id="a1", team_id="t1",
+                 resolved_by="AGENT")]:
+        conv.apply(state, e)
+    value = conv.encode(state)
+    assert conv.decode(value) == orjson.loads(orjson.dumps(state))
+    s = conv.decode_summary(value)
+    assert s == orjson.loads(orjson.dumps(conv.summary(state)))
+    assert (s["status"], s["inbound"], s["outbound"], s["last_agent"]) == ("RESOLVED", 1, 1, "a1")
+    assert s["first_resolved"] == parse_time(at(5)) and s["first_response"] == 2 * 60_000_000
+    assert conv.decode(None) is None
+    assert conv.decode_summary(conv.encode(conv.new_state())) is None, "a conversation that does not exist yet"
