@@ -14,7 +14,7 @@ def register(app, runtime: Runtime):
     s = runtime.settings
     attributes, updates = s.topic("contact-attributes"), s.topic("contact-updates")
     source = app.topic(attributes, updates, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    table = app.Table("contacts", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    table = runtime.table("contacts")
     writes = TableWriter(app, table)
 
     async def apply(batch):

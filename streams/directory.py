@@ -10,7 +10,7 @@ def register(app, runtime: Runtime):
     s = runtime.settings
     name = s.topic("directory")
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    table = app.Table("directory", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    table = runtime.table("directory")
     writes = TableWriter(app, table)
 
     async def apply(batch):

@@ -35,8 +35,8 @@ def register(app, runtime: Runtime):
     s = runtime.settings
     name = s.topic("people-updates")
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    index = app.Table("owner_conversations", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
-    days_table = app.Table("owner_days", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    index = runtime.table("owner_conversations")
+    days_table = runtime.table("owner_days")
 
     index_writes, days_writes = TableWriter(app, index), TableWriter(app, days_table)
 

@@ -12,7 +12,7 @@ def register(app, runtime: Runtime):
     s = runtime.settings
     name = s.topic("presence")
     source = app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    table = app.Table("presence", default=None, key_type=bytes, value_type=bytes, partitions=s.partitions)
+    table = runtime.table("presence")
     writes = TableWriter(app, table)
 
     async def apply(batch):

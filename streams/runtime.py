@@ -18,6 +18,13 @@ from convoflow.config import Settings
 log = logging.getLogger("convoflow")
 
 
+# Each table partition is its own RocksDB. Faust's defaults (a 2 GiB block cache and up to three
+# 64 MiB write buffers per store) let 28 stores grow far past this machine's memory on a large state;
+# these bound a store to 16 MiB of cache and 3 x 16 MiB of write buffers. Export scans bypass the cache.
+ROCKSDB_OPTIONS = {"block_cache_size": 16 * 1024 * 1024, "write_buffer_size": 16 * 1024 * 1024,
+                   "max_write_buffer_number": 3}
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -31,6 +38,11 @@ class Runtime:
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
     notes: list = field(default_factory=list)  # what happened before logging was set up, logged at start
+
+    def table(self, name: str):
+        """A table of raw bytes in RocksDB, partitioned like the input topics."""
+        return self.app.Table(name, default=None, key_type=bytes, value_type=bytes, partitions=self.settings.partitions,
+                              options=dict(ROCKSDB_OPTIONS))
 
     def mark(self, event) -> None:
         msg = event.message
