@@ -19,8 +19,17 @@ def changelog_topic(settings: Settings, table: str) -> str:
     return f"{settings.app_id}-{table}-changelog"
 
 
+def leader_topic(settings: Settings) -> str:
+    """Faust's own topic for electing the group's assignor (one partition)."""
+    return f"{settings.app_id}-__assignor-__leader"
+
+
 async def ensure_topics(settings: Settings) -> None:
-    """Create every topic of the deployment with the configured partition count (no-op when present)."""
+    """Create every topic of the deployment with the configured partition count (no-op when present).
+
+    Faust is told not to declare topics itself: it would send one request per topic,
+    over a second of every worker's start.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **settings.kafka_kwargs())
     await admin.start()
     try:
@@ -31,6 +40,8 @@ async def ensure_topics(settings: Settings) -> None:
             for table in REPLICATED_TABLES + PARTITIONED_TABLES
             if changelog_topic(settings, table) not in existing
         ]
+        if leader_topic(settings) not in existing:
+            wanted.append(NewTopic(leader_topic(settings), 1, 1))
         for topic in wanted:
             try:
                 await admin.create_topics([topic])
@@ -41,25 +52,30 @@ async def ensure_topics(settings: Settings) -> None:
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30.0) -> list[TopicPartition]:
+    return await partitions_of_topics(consumer, [topic], timeout)
+
+
+async def partitions_of_topics(consumer: AIOKafkaConsumer, topics: list[str], timeout: float = 30.0) -> list[TopicPartition]:
+    """Every partition of the topics; the consumer learns the ones it does not know in one metadata request."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    client = consumer._client
     while True:
-        parts = consumer.partitions_for_topic(topic)
-        if parts:
-            return [TopicPartition(topic, p) for p in sorted(parts)]
+        missing = [t for t in topics if not consumer.partitions_for_topic(t)]
+        if not missing:
+            return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t))]
         if loop.time() > deadline:
-            raise RuntimeError(f"topic {topic} has no partitions (does it exist?)")
-        # Track the topic in the consumer's own metadata and refresh it.
-        await consumer._client.add_topic(topic)
-        await consumer._client.force_metadata_update()
-        await asyncio.sleep(0.05)
+            raise RuntimeError(f"topic {missing[0]} has no partitions (does it exist?)")
+        # Track the topics in the consumer's own metadata, then refresh it once for all of them.
+        client.set_topics(client._topics | set(missing))
+        await client.force_metadata_update()
+        if any(not consumer.partitions_for_topic(t) for t in missing):
+            await asyncio.sleep(0.05)
 
 
 async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[str, dict[int, int]]:
     """{topic: {partition: end offset}} as the broker has them now."""
-    tps = []
-    for topic in topics:
-        tps += await partitions_of(consumer, topic)
+    tps = await partitions_of_topics(consumer, topics)
     ends = await consumer.end_offsets(tps)
     result: dict[str, dict[int, int]] = {}
     for tp, offset in ends.items():

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from rocksdict import ReadOptions
 
 from convoflow.events import TOPICS, parse_time
-from convoflow.topics import changelog_topic, end_offsets, partitions_of
+from convoflow.topics import changelog_topic, end_offsets, partitions_of, partitions_of_topics
 from exporters import csvfile
 from exporters.context import ReportContext
 from exporters.lookups import LOOKUPS
@@ -99,7 +99,10 @@ class Inbox:
         )
         await self.consumer.start()
         tps = await partitions_of(self.consumer, s.topic("export-parts"))
-        self.consumer.assign(tps)
+        self.consumer.assign(tps)  # which tracks only export-parts in the metadata: the rest comes after
+        # Learn now the topics whose end offsets every export reads (one request, not one per topic).
+        await partitions_of_topics(self.consumer, [*s.input_topics(), s.topic("contact-updates"), s.topic("people-updates"),
+                                                   changelog_topic(s, "directory"), changelog_topic(s, "contacts")])
         await self.consumer.seek_to_end(*tps)
         for tp in tps:
             await self.consumer.position(tp)

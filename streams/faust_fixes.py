@@ -33,6 +33,15 @@ worker. A record whose delivery cannot block is now delivered directly.
 
 3. A rebalance collected garbage (``gc.collect()``) once per table even when
 nothing was revoked; it now does so only for a table that loses a partition.
+
+4. The worker's consumer is created with ``fetch_max_wait_ms=1500`` (fixed in
+Faust's driver). Partitions that have unread records buffered are left out of
+the next fetch; while that fetch waits on idle partitions, a record arriving on
+them (an export request, a shard request, an event after a quiet spell) waits
+up to 1.5 s. The wait is now ``FETCH_MAX_WAIT_MS``.
+
+5. The table manager slept 1 s before it started, to let tables be created
+after the worker starts; ours all exist before it does, so it starts at once.
 """
 from __future__ import annotations
 
@@ -40,6 +49,8 @@ import asyncio
 import logging
 
 from faust.stores import rocksdb as faust_rocksdb
+from faust.tables import manager as faust_tables
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport import consumer as faust_consumer
 from faust.transport import producer as faust_producer
 from faust.transport.consumer import CONSUMER_FETCHING
@@ -48,6 +59,7 @@ log = logging.getLogger("convoflow")
 # A partition that keeps starting after the offset it should start at has lost those records
 # (deleted by retention before they were read): after this many reads from the right place, go on.
 MAX_REWINDS = 5
+FETCH_MAX_WAIT_MS = 100
 
 
 async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport.consumer.Consumer, fixed
@@ -291,7 +303,25 @@ def _revoke_partitions_collecting_only_when_closing(self, table, tps) -> None:
         _revoke_partitions(self, table, tps)
 
 
+_create_worker_consumer = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+
+
+def _create_worker_consumer_waiting_less(self, transport):
+    consumer = _create_worker_consumer(self, transport)
+    consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when its fetcher is created, at start
+    return consumer
+
+
+async def _start_tables_at_once(self) -> None:
+    """``TableManager.on_start`` without its ``sleep(1.0)``."""
+    if not self.should_stop:
+        await self._update_channels()
+        await self.recovery.start()
+
+
 def apply() -> None:
+    faust_tables.TableManager.on_start = _start_tables_at_once
+    faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer_waiting_less
     faust_rocksdb.Store.revoke_partitions = _revoke_partitions_collecting_only_when_closing
     faust_producer.ProducerBuffer._send_pending = _send_pending_counted
     faust_producer.ProducerBuffer.flush = _flush_buffer

@@ -72,6 +72,10 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
+TABLE_MEMORY = {"rocksdb.cur-size-all-mem-tables": "memtables", "rocksdb.block-cache-usage": "block_cache",
+                "rocksdb.estimate-table-readers-mem": "table_readers"}
+
+
 def export_samples(exports) -> tuple[list, list]:
     """(exports_total samples, duration histogram samples) from runtime.exports."""
     totals: dict[tuple, int] = defaultdict(int)
@@ -131,18 +135,21 @@ class Metrics:
             end.append(("", labels, high))
         return lag, position, end
 
-    def table_samples(self) -> list:
+    def table_samples(self, properties: dict[str, str]) -> list:
+        """RocksDB integer properties of every open table partition, labelled by ``properties``' values."""
         samples = []
         tables = getattr(self.app, "tables", None)
         for name, table in sorted((tables or {}).items()):
             dbs = getattr(getattr(table, "data", None), "_dbs", None) or {}
             for partition, db in sorted(dbs.items()):
-                try:
-                    keys = db.property_int_value("rocksdb.estimate-num-keys")
-                except Exception:
-                    continue
-                if keys is not None:
-                    samples.append(("", {"table": name, "partition": partition}, keys))
+                for prop, kind in properties.items():
+                    try:
+                        value = db.property_int_value(prop)
+                    except Exception:
+                        continue
+                    if value is not None:
+                        labels = {"table": name, "partition": partition, **({"kind": kind} if kind else {})}
+                        samples.append(("", labels, value))
         return samples
 
     def recovery(self) -> dict:
@@ -171,7 +178,11 @@ class Metrics:
                    "Next offset to process, per assigned topic partition (processed here or committed).", position)
         out.family("convoflow_consumer_end_offset", "gauge", "End offset on the broker, per assigned topic partition.", end)
         out.family("convoflow_table_keys", "gauge",
-                   "Estimated keys per table partition (RocksDB rocksdb.estimate-num-keys).", self.table_samples())
+                   "Estimated keys per table partition (RocksDB rocksdb.estimate-num-keys).",
+                   self.table_samples({"rocksdb.estimate-num-keys": ""}))
+        out.family("convoflow_table_memory_bytes", "gauge",
+                   "RocksDB memory per table partition: write buffers (memtables), block cache, index and filters.",
+                   self.table_samples(TABLE_MEMORY))
         totals, histogram = export_samples(r.exports)
         out.family("convoflow_exports_total", "counter", "Exports coordinated by this worker, per type and status.", totals)
         out.family("convoflow_export_duration_seconds", "histogram",
