@@ -10,6 +10,10 @@ the records in RocksDB write batches, with the new offset in the same batch.
 Faust's recovery then finds the stores up to date and only reads what was
 written since.
 
+The batches skip RocksDB's write-ahead log, and each store is flushed when it
+is closed: a crash in the middle loses the unflushed batches together with the
+offsets written in them, so the next restore reads those records again.
+
 Every partition is restored, not only those this worker will be assigned
 (which is not known before it joins the group): a worker holds a local copy
 of every partition it ever restored. A copy it does not own is never read,
@@ -21,12 +25,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from rocksdict import WriteBatch
+from rocksdict import WriteBatch, WriteOptions
 
 from convoflow.topics import partitions_of
 from streams.runtime import OFFSET_KEY, poll
 
 MAX_RECORDS = 50_000
+WITHOUT_WAL = WriteOptions()
+WITHOUT_WAL.disable_wal = True
 
 
 class PartitionStore:
@@ -38,6 +44,7 @@ class PartitionStore:
         self.db = table.data.rocksdb_options.open(path)
         offset = self.db.get(OFFSET_KEY)
         self.next_offset = int(offset) + 1 if offset is not None else 0
+        self.written = False
 
     def write(self, records) -> None:
         """The records and, in the same write batch, the offset of the last one."""
@@ -48,10 +55,13 @@ class PartitionStore:
             else:
                 batch.put(r.key, r.value)
         batch.put(OFFSET_KEY, str(records[-1].offset).encode())
-        self.db.write(batch)
+        self.db.write(batch, WITHOUT_WAL)
         self.next_offset = records[-1].offset + 1
+        self.written = True
 
     def close(self) -> None:
+        if self.written:
+            self.db.flush(True)
         self.db.close()
 
 
