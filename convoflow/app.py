@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
-        topic_allow_declare=True,
+        topic_allow_declare=False,  # ensure_topics created every topic, the assignor's too, in one go
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",

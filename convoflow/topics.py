@@ -5,7 +5,7 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from convoflow.config import Settings
 
@@ -42,11 +42,12 @@ async def ensure_topics(settings: Settings) -> None:
         ]
         if leader_topic(settings) not in existing:
             wanted.append(NewTopic(leader_topic(settings), 1, 1))
-        for topic in wanted:
-            try:
-                await admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                pass
+        if wanted:
+            response = await admin.create_topics(wanted)
+            for topic, code, *_ in response.topic_errors:
+                # another worker may have created it since we listed
+                if code and for_code(code) is not TopicAlreadyExistsError:
+                    raise for_code(code)(f"could not create topic {topic}")
     finally:
         await admin.close()
 

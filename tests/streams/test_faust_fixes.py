@@ -80,3 +80,35 @@ def test_a_rebalance_collects_garbage_only_for_a_table_that_loses_a_partition(mo
     revoked = {TP("conversations-changelog", 1)}
     faust_fixes._revoke_partitions_collecting_only_when_closing(None, table, revoked)
     assert calls == [revoked]
+
+
+def test_the_worker_consumer_fetches_without_a_long_wait_and_the_tables_start_at_once():
+    from convoflow.app import create_app
+    from convoflow.config import Settings
+
+    app, _ = create_app(Settings(broker="kafka://127.0.0.1:1", topic_prefix="fixes-"))
+
+    async def consumer():  # aiokafka objects are made inside a running loop
+        return app.consumer._thread._create_worker_consumer(app.transport)
+
+    assert asyncio.run(consumer())._fetch_max_wait_ms == faust_fixes.FETCH_MAX_WAIT_MS == 100  # Faust's: 1,500
+
+    calls = []
+
+    class Manager:
+        should_stop = False
+
+        async def sleep(self, seconds):
+            calls.append(("sleep", seconds))
+
+        async def _update_channels(self):
+            calls.append("channels")
+
+        class recovery:
+            @staticmethod
+            async def start():
+                calls.append("recovery")
+
+    asyncio.run(faust_fixes._start_tables_at_once(Manager()))
+    assert calls == ["channels", "recovery"]
+    assert not app.conf.topic_allow_declare, "ensure_topics creates the topics, in one go"
