@@ -741,6 +741,8 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
 
         # 6. exports (the worker is caught up: this is the scan, merge and CSV)
         rss.phase("exports")
+        if args.profile:
+            profiler = start_profiler(worker.pid, Path(args.profile), "exports")
         for name, typ in (("export_resolved_s", "conversations_resolved"), ("export_messages_s", "messages"),
                           ("export_agent_metrics_s", "agent_metrics")):
             elapsed, result = timed_export(settings, export_request(typ, first_day, last_day, as_of),
@@ -751,6 +753,9 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
             if not args.keep_exports:
                 os.remove(result["file"])
         fig["export_messages_rows_per_s"] = round(fig["export_messages_rows"] / fig["export_messages_s"])
+        if profiler is not None:
+            stop_profiler(profiler)
+            profiler = None
         notes["exports"] = (f"UTC, {first_day}..{last_day}, timed from publishing the request to reading its "
                             "'completed' result (includes the catch-up round trips)")
 
@@ -963,7 +968,7 @@ def parse_args(argv=None):
     p.add_argument("--skip-faust", action="store_true")
     p.add_argument("--skip-quix", action="store_true")
     p.add_argument("--profile", metavar="DIR",
-                   help="py-spy record the worker during ingest and restore into DIR/{ingest,restore}.folded "
+                   help="py-spy record the worker during ingest, exports and restore into DIR/{ingest,exports,restore}.folded "
                         "(rank with python -m bench.profile FILE)")
     p.add_argument("--peer-timeout", type=float, default=1800)
     p.add_argument("--export-timeout", type=float, default=1800)
