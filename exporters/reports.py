@@ -9,13 +9,11 @@ Two shapes of report:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import heapq
 import tempfile
+from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import IO
+from typing import IO, Callable
 
 import orjson
 

@@ -97,6 +97,12 @@ def test_metrics_in_prometheus_text_format(backfilled):
     keys = {dict(l)["partition"]: v for (n, l), v in samples.items()
             if n == "convoflow_table_keys" and dict(l)["table"] == "conversations"}
     assert sorted(keys) == ["0", "1", "2", "3"] and sum(keys.values()) >= 60
+    memory = Counter()
+    for (n, l), v in samples.items():
+        if n == "convoflow_table_memory_bytes":
+            memory[dict(l)["table"], dict(l)["kind"]] += v
+    assert memory[("conversations", "memtables")] > 0, "the conversations just written are in the write buffers"
+    assert set(kind for _, kind in memory) == {"memtables", "block_cache", "table_readers"}
 
     assert samples[("convoflow_exports_total", (("export_type", "messages"), ("status", "completed")))] == 1
     histogram = {dict(l)["le"]: v for (n, l), v in samples.items()
