@@ -47,7 +47,9 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=16_384,
-        consumer_max_fetch_size=8 * 1024 * 1024,
+        # Per partition and fetch: what aiokafka reads ahead of the agents. At 8 MiB (over some 28
+        # partitions) a worker behind its input held hundreds of MB of fetched records.
+        consumer_max_fetch_size=1024 * 1024,
     )
     runtime = Runtime(settings, app)
     tables = {
