@@ -31,7 +31,7 @@ help:
 	@echo "  make chaos        start Kafka, run the full chaos tests (pytest -m slow tests/chaos: crashes, lost disks,"
 	@echo "                    broker restarts, rebalances, hostile input; ~20 min), always stop Kafka"
 	@echo "  make unit         run the tests not marked 'integration' (no broker)"
-	@echo "  make bench        start Kafka, run the benchmark (bench/run.py, ~6 min), always stop Kafka;"
+	@echo "  make bench        start Kafka, run the benchmark (bench/run.py, ~4 min), always stop Kafka;"
 	@echo "                    figures on stdout and in bench/results.json (sizes: make bench BENCH_ARGS='--conversations 20000')"
 	@echo "  make bench-smoke  the same on a tiny stream (under a minute)"
 	@echo "  make run          start broker + worker + simulated data (scripts/run.sh)"
