@@ -24,24 +24,28 @@ def leader_topic(settings: Settings) -> str:
     return f"{settings.app_id}-__assignor-__leader"
 
 
+def deployment_topics(settings: Settings) -> list[NewTopic]:
+    """Every topic a deployment uses: inputs, internal and control topics, table changelogs and
+    Faust's assignor topic."""
+    topics = [NewTopic(t, settings.partitions, 1) for t in settings.all_topics()]
+    topics += [NewTopic(changelog_topic(settings, table), settings.partitions, 1, topic_configs={"cleanup.policy": "compact"})
+               for table in REPLICATED_TABLES + PARTITIONED_TABLES]
+    topics.append(NewTopic(leader_topic(settings), 1, 1))
+    return topics
+
+
 async def ensure_topics(settings: Settings) -> None:
     """Create every topic of the deployment with the configured partition count (no-op when present).
 
     Faust is told not to declare topics itself: it would send one request per topic,
-    over a second of every worker's start.
+    over a second of every worker's start. A new table needs its changelog listed here
+    (tests/convoflow/test_topics.py checks).
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **settings.kafka_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(t, settings.partitions, 1) for t in settings.all_topics() if t not in existing]
-        wanted += [
-            NewTopic(changelog_topic(settings, table), settings.partitions, 1, topic_configs={"cleanup.policy": "compact"})
-            for table in REPLICATED_TABLES + PARTITIONED_TABLES
-            if changelog_topic(settings, table) not in existing
-        ]
-        if leader_topic(settings) not in existing:
-            wanted.append(NewTopic(leader_topic(settings), 1, 1))
+        wanted = [t for t in deployment_topics(settings) if t.name not in existing]
         if wanted:
             response = await admin.create_topics(wanted)
             for topic, code, *_ in response.topic_errors:
