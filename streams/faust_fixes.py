@@ -50,10 +50,10 @@ import logging
 
 from faust.stores import rocksdb as faust_rocksdb
 from faust.tables import manager as faust_tables
-from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport import consumer as faust_consumer
 from faust.transport import producer as faust_producer
 from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 log = logging.getLogger("convoflow")
 # A partition that keeps starting after the offset it should start at has lost those records

@@ -72,8 +72,11 @@ class Exposition:
         return "\n".join(self.lines) + "\n"
 
 
-TABLE_MEMORY = {"rocksdb.cur-size-all-mem-tables": "memtables", "rocksdb.block-cache-usage": "block_cache",
-                "rocksdb.estimate-table-readers-mem": "table_readers"}
+# RocksDB property -> the labels its samples carry besides table and partition
+TABLE_KEYS = {"rocksdb.estimate-num-keys": {}}
+TABLE_MEMORY = {"rocksdb.cur-size-all-mem-tables": {"kind": "memtables"},
+                "rocksdb.block-cache-usage": {"kind": "block_cache"},
+                "rocksdb.estimate-table-readers-mem": {"kind": "table_readers"}}
 
 
 def export_samples(exports) -> tuple[list, list]:
@@ -135,21 +138,20 @@ class Metrics:
             end.append(("", labels, high))
         return lag, position, end
 
-    def table_samples(self, properties: dict[str, str]) -> list:
-        """RocksDB integer properties of every open table partition, labelled by ``properties``' values."""
+    def table_samples(self, properties: dict[str, dict]) -> list:
+        """RocksDB integer properties of every open table partition, with each property's labels."""
         samples = []
         tables = getattr(self.app, "tables", None)
         for name, table in sorted((tables or {}).items()):
             dbs = getattr(getattr(table, "data", None), "_dbs", None) or {}
             for partition, db in sorted(dbs.items()):
-                for prop, kind in properties.items():
+                for prop, labels in properties.items():
                     try:
                         value = db.property_int_value(prop)
                     except Exception:
                         continue
                     if value is not None:
-                        labels = {"table": name, "partition": partition, **({"kind": kind} if kind else {})}
-                        samples.append(("", labels, value))
+                        samples.append(("", {"table": name, "partition": partition, **labels}, value))
         return samples
 
     def recovery(self) -> dict:
@@ -179,7 +181,7 @@ class Metrics:
         out.family("convoflow_consumer_end_offset", "gauge", "End offset on the broker, per assigned topic partition.", end)
         out.family("convoflow_table_keys", "gauge",
                    "Estimated keys per table partition (RocksDB rocksdb.estimate-num-keys).",
-                   self.table_samples({"rocksdb.estimate-num-keys": ""}))
+                   self.table_samples(TABLE_KEYS))
         out.family("convoflow_table_memory_bytes", "gauge",
                    "RocksDB memory per table partition: write buffers (memtables), block cache, index and filters.",
                    self.table_samples(TABLE_MEMORY))

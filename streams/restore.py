@@ -44,7 +44,6 @@ class PartitionStore:
         self.db = table.data.rocksdb_options.open(path)
         offset = self.db.get(OFFSET_KEY)
         self.next_offset = int(offset) + 1 if offset is not None else 0
-        self.written = False
 
     def write(self, records) -> None:
         """The records and, in the same write batch, the offset of the last one."""
@@ -57,11 +56,9 @@ class PartitionStore:
         batch.put(OFFSET_KEY, str(records[-1].offset).encode())
         self.db.write(batch, WITHOUT_WAL)
         self.next_offset = records[-1].offset + 1
-        self.written = True
 
     def close(self) -> None:
-        if self.written:
-            self.db.flush(True)
+        self.db.flush(True)  # the batches skipped the write-ahead log (nothing to do for a store not written)
         self.db.close()
 
 
