@@ -27,6 +27,19 @@ offset right after a seek, which Faust could not tell from normal reading), the
 seek runs in aiokafka's own thread, and the read position moves only for
 delivered records.
 
+Records also went missing at the end of a rebalance. Faust resumes the flow
+while it reads the changelogs, resumes the stream partitions, seeks them to
+their committed offsets, then resumes the flow again, which empties the agents'
+queues: records fetched after the seek and delivered before that second resume
+were thrown away, and nothing read them again. And a record whose delivery was
+still in progress when the partitions were revoked left its offset behind as
+the partition's read position, so the new generation's records at or below it
+were skipped as "already delivered". Either left a partition with unprocessed
+records and nothing more to read (seen as a rebalance test whose group never
+caught up). Now a record that arrives before the rebalance has ended is read
+again from the broker afterwards, and a delivery that spans a change of
+generation records nothing.
+
 The same loop raced every delivery against a flow stop with ``wait_first``
 (two tasks and an ``asyncio.wait`` per record): the largest single cost of a
 worker. A record whose delivery cannot block is now delivered directly.
@@ -48,6 +61,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from faust.exceptions import ConsumerNotStarted
 from faust.stores import rocksdb as faust_rocksdb
 from faust.tables import manager as faust_tables
 from faust.transport import consumer as faust_consumer
@@ -60,6 +74,8 @@ log = logging.getLogger("convoflow")
 # (deleted by retention before they were read): after this many reads from the right place, go on.
 MAX_REWINDS = 5
 FETCH_MAX_WAIT_MS = 100
+# After holding back records because the flow is suspended, the pause before fetching again.
+HELD_BACK_SECONDS = 0.01
 
 
 async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport.consumer.Consumer, fixed
@@ -72,6 +88,8 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
     set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
     commit_every = self._commit_every
     acks_enabled_for = self.app.topics.acks_enabled_for
+    app = self.app
+    flow_is_active = app.flow_control.is_active
     yield_every, num_since_yield = 100, 0
     delivered = _delivered(self)
     rewinds: dict = {}
@@ -82,7 +100,7 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
             ait = getmany(timeout=1.0)
             await self.sleep(0)
             if not self.should_stop:
-                rewound = set()
+                rewound, held_back = set(), False
                 async for tp, message in ait:
                     num_since_yield += 1
                     if num_since_yield > yield_every:
@@ -95,6 +113,14 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
                     if not acks_enabled_for(message.topic):  # changelogs (compacted): Faust's rule
                         if r_offset is not None and offset < r_offset:
                             continue
+                    elif app.rebalancing or not flow_is_active():
+                        # Until the rebalance ends, the agents drop what arrives (or Faust clears
+                        # their queues when it resumes the flow), and the seek to the committed
+                        # offsets may be behind us already.
+                        rewound.add(tp)
+                        held_back = True
+                        await _seek_quietly(self, tp, offset)
+                        continue
                     elif r_offset is not None:
                         # Faust's read offset is the last record delivered, or after a seek the
                         # next one to read: which of the two, `delivered` tells.
@@ -107,16 +133,14 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
                                 rewound.add(tp)
                                 log.info("read %s[%d]@%d where %d was next: reading the partition again from %d",
                                          tp.topic, tp.partition, offset, expected, expected)
-                                try:
-                                    await _seek(self, tp, expected)
-                                except Exception as exc:  # no longer assigned: the next owner reads it
-                                    log.info("could not seek %s[%d]: %r", tp.topic, tp.partition, exc)
+                                await _seek_quietly(self, tp, expected)
                                 continue
                             log.warning("%s[%d]: records %d to %d are gone from the broker (retention?)",
                                         tp.topic, tp.partition, expected, offset - 1)
                     if commit_every is not None and self._n_acked >= commit_every:
                         self._n_acked = 0
                         await self.commit()
+                    generation = app.consumer_generation_id
                     if delivers_at_once(tp):
                         await callback(message)
                     else:
@@ -124,9 +148,13 @@ async def _drain_messages(self, fetcher) -> None:  # the loop of faust.transport
                         waited = await self.wait_first(delivery, self.suspend_flow.wait())
                         if delivery not in waited.done:
                             break  # a rebalance stopped the flow: it seeks to the committed offsets
+                    if app.consumer_generation_id != generation:
+                        break  # revoked meanwhile: this position means nothing to the new generation
                     set_read_offset(tp, offset)
                     delivered[tp] = offset
                     rewinds.pop(tp, None)
+                if held_back:
+                    await self.sleep(HELD_BACK_SECONDS)  # not a busy loop while the flow resumes
             unset_flag(CONSUMER_FETCHING)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
@@ -187,6 +215,13 @@ async def _seek(consumer, tp, offset: int) -> None:
     _delivered(consumer).pop(tp, None)
 
 
+async def _seek_quietly(consumer, tp, offset: int) -> None:
+    try:
+        await _seek(consumer, tp, offset)
+    except Exception as exc:  # no longer assigned: the next owner reads it
+        log.info("could not seek %s[%d]: %r", tp.topic, tp.partition, exc)
+
+
 def _delivered(consumer) -> dict:
     """Per partition, the offset of the record this loop delivered last (forgotten on a seek)."""
     return consumer.__dict__.setdefault("convoflow_delivered", {})
@@ -245,48 +280,90 @@ def _new_offset_without_holes(self, tp):
     return _new_offset(self, tp)
 
 
-# A hole at the head of a partition's acknowledged offsets that lasts this long is read again.
-HOLE_SECONDS = 3.0
+# A partition whose commit waits this long at a record that was handed over but is nowhere
+# to be processed is read again from it.
+STALL_SECONDS = 3.0
 
 
-def register(app) -> None:
-    """Every second, look for a record that was delivered but never processed.
+class StallWatch:
+    """Finds partitions whose next record to commit was lost on its way to the agents.
 
     A stream drops, without acknowledging it, a record that reaches it while the
     flow is paused or that was stamped with an older group generation; around a
-    rebalance that can be the very record the new generation starts at. The
-    commit then waits at it forever (Faust used to commit over it). Such a hole
-    is read again from the broker.
+    rebalance that can be the very record a new generation starts at, or every
+    record left in the partition. The commit then waits at it forever (Faust used
+    to commit over it), whether later records were processed (a hole) or not (a
+    stalled partition). A record is lost when aiokafka has handed it over, it is
+    not acknowledged, and neither an agent nor a channel queue holds it; after
+    STALL_SECONDS of that, the partition is read again from it.
     """
-    holes: dict = {}
+
+    def __init__(self, app, seconds: float = STALL_SECONDS):
+        self.app, self.seconds = app, seconds
+        self.since: dict = {}
+
+    def due(self, now: float) -> list:
+        """(partition, offset) pairs to read again from."""
+        app, consumer = self.app, self.app.consumer
+        if consumer is None or app.rebalancing or not app.flow_control.is_active():
+            self.since.clear()
+            return []
+        acks_enabled_for = app.topics.acks_enabled_for
+        try:
+            assignment = consumer.assignment()
+        except ConsumerNotStarted:
+            return []
+        seen, due = set(), []
+        for tp in assignment:
+            if not acks_enabled_for(tp.topic):
+                continue
+            committed = consumer._committed_offset.get(tp)
+            offset = committed if committed is not None else 0
+            end = consumer.highwater(tp)
+            if end is None or offset >= end or offset in consumer._acked_index.get(tp, ()):
+                continue  # caught up, or its commit is on the way
+            position = _position(consumer, tp)
+            if position is None or position <= offset or _in_flight(app, consumer, tp, offset):
+                continue  # not fetched yet, or being processed
+            key = (tp, offset)
+            seen.add(key)
+            if now - self.since.setdefault(key, now) >= self.seconds:
+                self.since.pop(key)
+                due.append(key)
+        for key in set(self.since) - seen:
+            self.since.pop(key)
+        return due
+
+
+def _position(consumer, tp):
+    """aiokafka's position in the partition: the offset of the next record it hands over."""
+    client = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    try:
+        return client._subscription.subscription.assignment.state_value(tp).position
+    except Exception:  # not started, or no longer assigned
+        return None
+
+
+def _in_flight(app, consumer, tp, offset: int) -> bool:
+    """Whether an agent or a channel queue holds the record."""
+    def held(message) -> bool:
+        return message.offset == offset and message.tp == tp
+
+    if any(held(message) for message in list(consumer.unacked)):
+        return True
+    return any(held(event.message) for channel in app.topics._tp_index.get(tp, ()) for event in list(channel.queue._queue))
+
+
+def register(app) -> None:
+    """Every second, read again from a record that was handed over but never processed (StallWatch)."""
+    watch = StallWatch(app)
 
     @app.timer(interval=1.0)
-    async def read_holes_again():
-        consumer = app.consumer
-        if app.rebalancing or consumer is None:
-            holes.clear()
-            return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        seen = set()
-        for tp, acked in list(consumer._acked.items()):
-            committed = consumer._committed_offset.get(tp)
-            if not acked or committed is None or min(acked) <= committed:
-                continue
-            key = (tp, committed)
-            seen.add(key)
-            first = holes.setdefault(key, now)
-            if now - first < HOLE_SECONDS:
-                continue
-            holes.pop(key)
-            log.info("%s[%d]: offset %d was delivered but never processed; reading again from it",
-                     tp.topic, tp.partition, committed)
-            try:
-                await _seek(consumer, tp, committed)
-            except Exception as exc:  # no longer assigned: the next owner reads it
-                log.info("could not seek %s[%d]: %r", tp.topic, tp.partition, exc)
-        for key in set(holes) - seen:
-            holes.pop(key)
+    async def read_lost_records_again():
+        for tp, offset in watch.due(asyncio.get_running_loop().time()):
+            log.info("%s[%d]: offset %d was handed over but never processed; reading again from it",
+                     tp.topic, tp.partition, offset)
+            await _seek_quietly(app.consumer, tp, offset)
 
 
 _revoke_partitions = faust_rocksdb.Store.revoke_partitions

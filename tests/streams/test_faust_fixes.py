@@ -112,3 +112,143 @@ def test_the_worker_consumer_fetches_without_a_long_wait_and_the_tables_start_at
     asyncio.run(faust_fixes._start_tables_at_once(Manager()))
     assert calls == ["channels", "recovery"]
     assert not app.conf.topic_allow_declare, "ensure_topics creates the topics, in one go"
+
+
+# ------------------------------------------------------------------ the consumer loop around a rebalance
+
+class LoopConsumer:
+    """What the fixed consumer loop uses of Faust's consumer: batches of records, a callback, seeks."""
+
+    def __init__(self, batches):
+        from collections import defaultdict
+        from types import SimpleNamespace
+
+        self.batches = list(batches)  # (before the batch is handed over, [(tp, message), ...])
+        self.app = SimpleNamespace(
+            rebalancing=False, consumer_generation_id=1, should_stop=False,
+            flow_control=SimpleNamespace(is_active=lambda: True),
+            producer=SimpleNamespace(buffer=SimpleNamespace(size=0, max_messages=100)),
+            topics=SimpleNamespace(acks_enabled_for=lambda topic: True, _tp_index={},
+                                   _tp_to_callback_lock=asyncio.Lock()),
+        )
+        self.transport = SimpleNamespace(app=self.app)
+        self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
+        self._read_offset = defaultdict(lambda: None)
+        self._stopped, self.suspend_flow = asyncio.Event(), asyncio.Event()
+        self._commit_every, self._thread, self.should_stop = None, None, False
+        self.consumer_stopped_errors = ()
+        self.on_delivery = lambda message: None
+        self.delivered, self.seeks = [], []
+
+    async def callback(self, message):
+        self.delivered.append(message.offset)
+        self.on_delivery(message)
+        await asyncio.sleep(0)
+
+    def getmany(self, timeout):
+        async def records():
+            if not self.batches:
+                self._stopped.set()
+                return
+            before, batch = self.batches.pop(0)
+            before(self)
+            for item in batch:
+                yield item
+        return records()
+
+    async def seek(self, tp, offset):  # what Faust's seek (as fixed) does without a consumer thread
+        self.seeks.append((tp.partition, offset))
+        self._read_offset[tp] = offset
+        faust_fixes._delivered(self).pop(tp, None)
+
+    async def sleep(self, seconds):
+        await asyncio.sleep(0)
+
+
+def records(*offsets, partition=0):
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    tp = TP("messages", partition)
+    return [(tp, SimpleNamespace(topic=tp.topic, partition=partition, tp=tp, offset=o)) for o in offsets]
+
+
+def run_loop(consumer):
+    from types import SimpleNamespace
+
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    asyncio.run(faust_fixes._drain_messages(consumer, fetcher))
+
+
+def test_records_arriving_before_a_rebalance_ends_are_read_again_afterwards():
+    def rebalancing(c):
+        c.app.rebalancing = True  # Faust has resumed the flow but will empty the agents' queues
+
+    def done(c):
+        c.app.rebalancing = False
+
+    consumer = LoopConsumer([(rebalancing, records(45, 46, 47)), (done, records(45, 46, 47))])
+    run_loop(consumer)
+    assert consumer.seeks == [(0, 45)]
+    assert consumer.delivered == [45, 46, 47]
+
+
+def test_a_delivery_that_spans_a_change_of_generation_leaves_no_read_position_behind():
+    def revoke_during_delivery_of_46(message):
+        if message.offset == 46 and consumer.app.consumer_generation_id == 1:
+            consumer.app.consumer_generation_id = 2
+            consumer._read_offset.pop(message.tp, None)  # what Faust does with a revoked partition
+
+    consumer = LoopConsumer([(lambda c: None, records(45, 46, 47)), (lambda c: None, records(46, 47))])
+    consumer.on_delivery = revoke_during_delivery_of_46
+    run_loop(consumer)
+    # The new generation starts at the committed offset, 46: read, not skipped as "already delivered".
+    assert consumer.delivered == [45, 46, 46, 47]
+    assert consumer.seeks == []
+
+
+# ------------------------------------------------------------------ StallWatch
+
+def watched(*, committed=45, end=53, position=53, acked=(), queued=(), tracked=(), rebalancing=False):
+    from types import SimpleNamespace
+
+    from faust.types import TP
+
+    tp = TP("csat", 3)
+    message = lambda offset: SimpleNamespace(tp=tp, offset=offset)  # noqa: E731
+    state = SimpleNamespace(position=position)
+    client = SimpleNamespace(_subscription=SimpleNamespace(subscription=SimpleNamespace(
+        assignment=SimpleNamespace(state_value=lambda tp_: state))))
+    consumer = SimpleNamespace(
+        assignment=lambda: {tp, TP("convoflow-conversations-changelog", 3)},
+        _committed_offset={tp: committed}, _acked_index={tp: set(acked)},
+        highwater=lambda tp_: end, unacked=[message(o) for o in tracked],
+        _thread=SimpleNamespace(_consumer=client),
+    )
+    queue = SimpleNamespace(_queue=[SimpleNamespace(message=message(o)) for o in queued])
+    app = SimpleNamespace(
+        consumer=consumer, rebalancing=rebalancing, flow_control=SimpleNamespace(is_active=lambda: True),
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: not topic.endswith("-changelog"),
+                               _tp_index={tp: [SimpleNamespace(queue=queue)]}),
+    )
+    return faust_fixes.StallWatch(app, seconds=3.0), tp
+
+
+def test_a_partition_whose_next_record_was_handed_over_and_lost_is_read_again_after_a_while():
+    watch, tp = watched()
+    assert watch.due(100.0) == []
+    assert watch.due(102.9) == []
+    assert watch.due(103.0) == [(tp, 45)]
+    assert watch.due(103.5) == []  # counted again from now
+
+
+def test_a_partition_is_not_read_again_while_its_next_record_is_on_its_way():
+    for case in ({"queued": [45]}, {"tracked": [45]}, {"acked": [45, 46]}, {"position": 45},
+                 {"committed": 53}, {"rebalancing": True}):
+        watch, tp = watched(**case)
+        watch.due(100.0)
+        assert watch.due(110.0) == [], case
+    watch, tp = watched(queued=[46, 47], acked=[48])  # later records are no help: 45 is gone
+    watch.due(100.0)
+    assert watch.due(103.0) == [(tp, 45)]
