@@ -28,7 +28,7 @@ from collections import defaultdict
 from faust.web import Request, Response, View
 
 from convoflow.topics import end_offsets
-from streams.runtime import Runtime, log
+from streams.runtime import ROCKSDB_MEMORY_BYTES, Runtime, log, shared_rocksdb_memory
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -75,7 +75,6 @@ class Exposition:
 # RocksDB property -> the labels its samples carry besides table and partition
 TABLE_KEYS = {"rocksdb.estimate-num-keys": {}}
 TABLE_MEMORY = {"rocksdb.cur-size-all-mem-tables": {"kind": "memtables"},
-                "rocksdb.block-cache-usage": {"kind": "block_cache"},
                 "rocksdb.estimate-table-readers-mem": {"kind": "table_readers"}}
 
 
@@ -183,8 +182,14 @@ class Metrics:
                    "Estimated keys per table partition (RocksDB rocksdb.estimate-num-keys).",
                    self.table_samples(TABLE_KEYS))
         out.family("convoflow_table_memory_bytes", "gauge",
-                   "RocksDB memory per table partition: write buffers (memtables), block cache, index and filters.",
+                   "RocksDB memory per table partition: write buffers (memtables), index and filters.",
                    self.table_samples(TABLE_MEMORY))
+        cache, write_buffers = shared_rocksdb_memory()
+        out.family("convoflow_rocksdb_memory_bytes", "gauge",
+                   "The RocksDB cache every store of this worker shares: in use (write buffers included), "
+                   "its capacity, and the write buffers' share.",
+                   [("", {"kind": "cache_usage"}, cache.get_usage()), ("", {"kind": "cache_capacity"}, ROCKSDB_MEMORY_BYTES),
+                    ("", {"kind": "write_buffers"}, write_buffers.get_usage())])
         totals, histogram = export_samples(r.exports)
         out.family("convoflow_exports_total", "counter", "Exports coordinated by this worker, per type and status.", totals)
         out.family("convoflow_export_duration_seconds", "histogram",

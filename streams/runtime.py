@@ -18,11 +18,28 @@ from convoflow.config import Settings
 log = logging.getLogger("convoflow")
 
 
-# Each table partition is its own RocksDB. Faust's defaults (a 2 GiB block cache and up to three
-# 64 MiB write buffers per store) let 28 stores grow far past this machine's memory on a large state;
-# these bound a store to 16 MiB of cache and 3 x 16 MiB of write buffers. Export scans bypass the cache.
-ROCKSDB_OPTIONS = {"block_cache_size": 16 * 1024 * 1024, "write_buffer_size": 16 * 1024 * 1024,
-                   "max_write_buffer_number": 3}
+# Each table partition is its own RocksDB: 28 stores with 7 tables and 4 partitions, more with more
+# partitions. Faust gives every store its own block cache (2 GiB by default) and write buffers
+# (3 x 64 MiB), so a worker's memory grew with its partitions and its state. All the stores of a
+# process share one cache instead (shared_rocksdb_memory, applied by streams.faust_fixes): their
+# write buffers are charged to it, so RocksDB holds about ROCKSDB_MEMORY_BYTES in all. Export scans
+# bypass the cache.
+ROCKSDB_MEMORY_BYTES = 256 * 1024 * 1024
+ROCKSDB_WRITE_BUFFERS_BYTES = 128 * 1024 * 1024  # of which memtables, all stores together
+ROCKSDB_OPTIONS = {"write_buffer_size": 16 * 1024 * 1024, "max_write_buffer_number": 3}
+_SHARED_ROCKSDB: dict = {}
+
+
+def shared_rocksdb_memory():
+    """(cache, write buffer manager) shared by every RocksDB store this process opens."""
+    if not _SHARED_ROCKSDB:
+        import rocksdict
+
+        cache = rocksdict.Cache(ROCKSDB_MEMORY_BYTES)
+        _SHARED_ROCKSDB["cache"] = cache
+        _SHARED_ROCKSDB["write_buffers"] = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
+            ROCKSDB_WRITE_BUFFERS_BYTES, False, cache)
+    return _SHARED_ROCKSDB["cache"], _SHARED_ROCKSDB["write_buffers"]
 
 
 @dataclass

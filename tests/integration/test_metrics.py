@@ -102,7 +102,10 @@ def test_metrics_in_prometheus_text_format(backfilled):
         if n == "convoflow_table_memory_bytes":
             memory[dict(l)["table"], dict(l)["kind"]] += v
     assert memory[("conversations", "memtables")] > 0, "the conversations just written are in the write buffers"
-    assert set(kind for _, kind in memory) == {"memtables", "block_cache", "table_readers"}
+    assert set(kind for _, kind in memory) == {"memtables", "table_readers"}
+    shared = {dict(l)["kind"]: v for (n, l), v in samples.items() if n == "convoflow_rocksdb_memory_bytes"}
+    assert shared["cache_capacity"] == 256 * 1024 * 1024
+    assert 0 < shared["write_buffers"] <= shared["cache_usage"], "the stores' write buffers are charged to the one cache"
 
     assert samples[("convoflow_exports_total", (("export_type", "messages"), ("status", "completed")))] == 1
     histogram = {dict(l)["le"]: v for (n, l), v in samples.items()

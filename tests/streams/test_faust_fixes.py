@@ -252,3 +252,21 @@ def test_a_partition_is_not_read_again_while_its_next_record_is_on_its_way():
     watch, tp = watched(queued=[46, 47], acked=[48])  # later records are no help: 45 is gone
     watch.due(100.0)
     assert watch.due(103.0) == [(tp, 45)]
+
+
+def test_every_store_uses_the_one_cache_of_the_process_with_its_write_buffers_charged_to_it(tmp_path):
+    from faust.stores.rocksdb import RocksDBOptions
+
+    from streams.runtime import ROCKSDB_OPTIONS, shared_rocksdb_memory
+
+    faust_fixes.apply()
+    cache, write_buffers = shared_rocksdb_memory()
+    before = write_buffers.get_usage()
+    dbs = [RocksDBOptions(**ROCKSDB_OPTIONS).open(tmp_path / f"store-{n}") for n in range(2)]
+    for db in dbs:
+        for i in range(2000):
+            db[b"conversation-%d" % i] = b"x" * 200
+    assert write_buffers.get_usage() > before, "both stores' memtables are counted by the one manager"
+    assert cache.get_usage() >= write_buffers.get_usage(), "and charged to the one cache"
+    for db in dbs:
+        db.close()
