@@ -21,11 +21,12 @@ from streams import (
     schedule, watchdog, web,
 )
 from streams.replica import Replica
-from streams.runtime import Runtime, log
+from streams.runtime import Runtime, configure_rocksdb_memory, log
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     faust_fixes.apply()
+    configure_rocksdb_memory(*settings.rocksdb_memory())
     app = faust.App(
         settings.app_id,
         broker=settings.broker,

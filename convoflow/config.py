@@ -40,6 +40,9 @@ class Settings:
     schedule_file: str = field(default_factory=lambda: env("CONVOFLOW_SCHEDULE_FILE", ""))
     schedule_interval: float = field(default_factory=lambda: float(env("CONVOFLOW_SCHEDULE_INTERVAL", "60")))
     dashboard_cache_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_DASHBOARD_CACHE", "1")))
+    # RocksDB memory of a worker, all its stores together: one cache, with the write buffers charged to it.
+    rocksdb_cache_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_CACHE_MB", "256")))
+    rocksdb_write_buffers_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128")))
     # HTTP: when set, every request needs "Authorization: Bearer <token>".
     api_token: str = field(default_factory=lambda: env("CONVOFLOW_API_TOKEN", ""))
     # Kafka security, passed to Faust and to every plain aiokafka client.
@@ -48,6 +51,13 @@ class Settings:
     kafka_sasl_username: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_USERNAME", ""))
     kafka_sasl_password: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_PASSWORD", ""))
     kafka_ssl_cafile: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SSL_CAFILE", ""))
+
+    def rocksdb_memory(self) -> tuple[int, int]:
+        """(cache bytes, write buffer bytes) for ``streams.runtime.configure_rocksdb_memory``."""
+        if not 0 < self.rocksdb_write_buffers_mb < self.rocksdb_cache_mb:
+            raise ConfigError(f"CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB ({self.rocksdb_write_buffers_mb}) must be at least 1 "
+                              f"and less than CONVOFLOW_ROCKSDB_CACHE_MB ({self.rocksdb_cache_mb}), which holds it")
+        return self.rocksdb_cache_mb << 20, self.rocksdb_write_buffers_mb << 20
 
     def kafka_kwargs(self) -> dict:
         """Connection settings for aiokafka clients (security protocol, SASL, SSL)."""

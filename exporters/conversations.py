@@ -19,7 +19,7 @@ def resolved_rows(ctx: ReportContext, cid: str, summary: dict | None):
         return
     row = _row(ctx, cid, summary, resolved=True)
     if row is not None:
-        yield row, row
+        yield row[:1], row  # one row per conversation: its first cell, the ID, orders it as the whole row would
 
 
 def open_rows(ctx: ReportContext, cid: str, summary: dict | None):
@@ -28,7 +28,7 @@ def open_rows(ctx: ReportContext, cid: str, summary: dict | None):
         return
     row = _row(ctx, cid, summary, resolved=False)
     if row is not None:
-        yield row, row
+        yield row[:1], row
 
 
 def _row(ctx: ReportContext, cid: str, s: dict | None, resolved: bool) -> list[str] | None:

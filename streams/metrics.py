@@ -28,7 +28,7 @@ from collections import defaultdict
 from faust.web import Request, Response, View
 
 from convoflow.topics import end_offsets
-from streams.runtime import ROCKSDB_MEMORY_BYTES, Runtime, log, shared_rocksdb_memory
+from streams.runtime import ROCKSDB_BUDGET, Runtime, log, shared_rocksdb_memory
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -188,7 +188,8 @@ class Metrics:
         out.family("convoflow_rocksdb_memory_bytes", "gauge",
                    "The RocksDB cache every store of this worker shares: in use (write buffers included), "
                    "its capacity, and the write buffers' share.",
-                   [("", {"kind": "cache_usage"}, cache.get_usage()), ("", {"kind": "cache_capacity"}, ROCKSDB_MEMORY_BYTES),
+                   [("", {"kind": "cache_usage"}, cache.get_usage()),
+                    ("", {"kind": "cache_capacity"}, ROCKSDB_BUDGET["cache"]),
                     ("", {"kind": "write_buffers"}, write_buffers.get_usage())])
         totals, histogram = export_samples(r.exports)
         out.family("convoflow_exports_total", "counter", "Exports coordinated by this worker, per type and status.", totals)

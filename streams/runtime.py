@@ -21,13 +21,21 @@ log = logging.getLogger("convoflow")
 # Each table partition is its own RocksDB: 28 stores with 7 tables and 4 partitions, more with more
 # partitions. Faust gives every store its own block cache (2 GiB by default) and write buffers
 # (3 x 64 MiB), so a worker's memory grew with its partitions and its state. All the stores of a
-# process share one cache instead (shared_rocksdb_memory, applied by streams.faust_fixes): their
-# write buffers are charged to it, so RocksDB holds about ROCKSDB_MEMORY_BYTES in all. Export scans
-# bypass the cache.
-ROCKSDB_MEMORY_BYTES = 256 * 1024 * 1024
-ROCKSDB_WRITE_BUFFERS_BYTES = 128 * 1024 * 1024  # of which memtables, all stores together
+# process share one cache instead (shared_rocksdb_memory, applied by streams.faust_fixes), and their
+# write buffers are charged to it, so RocksDB holds about the cache's capacity in all
+# (CONVOFLOW_ROCKSDB_CACHE_MB, of which at most CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB of memtables).
+# Export scans bypass the cache.
 ROCKSDB_OPTIONS = {"write_buffer_size": 16 * 1024 * 1024, "max_write_buffer_number": 3}
+ROCKSDB_BUDGET = {"cache": 256 * 1024 * 1024, "write_buffers": 128 * 1024 * 1024}
 _SHARED_ROCKSDB: dict = {}
+
+
+def configure_rocksdb_memory(cache_bytes: int, write_buffers_bytes: int) -> None:
+    """The shared cache's capacity and the write buffers' share of it (also once stores are open)."""
+    ROCKSDB_BUDGET.update(cache=cache_bytes, write_buffers=write_buffers_bytes)
+    if _SHARED_ROCKSDB:
+        _SHARED_ROCKSDB["cache"].set_capacity(cache_bytes)
+        _SHARED_ROCKSDB["write_buffers"].set_buffer_size(write_buffers_bytes)
 
 
 def shared_rocksdb_memory():
@@ -35,10 +43,10 @@ def shared_rocksdb_memory():
     if not _SHARED_ROCKSDB:
         import rocksdict
 
-        cache = rocksdict.Cache(ROCKSDB_MEMORY_BYTES)
+        cache = rocksdict.Cache(ROCKSDB_BUDGET["cache"])
         _SHARED_ROCKSDB["cache"] = cache
         _SHARED_ROCKSDB["write_buffers"] = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
-            ROCKSDB_WRITE_BUFFERS_BYTES, False, cache)
+            ROCKSDB_BUDGET["write_buffers"], False, cache)
     return _SHARED_ROCKSDB["cache"], _SHARED_ROCKSDB["write_buffers"]
 
 

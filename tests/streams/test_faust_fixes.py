@@ -257,7 +257,7 @@ def test_a_partition_is_not_read_again_while_its_next_record_is_on_its_way():
 def test_every_store_uses_the_one_cache_of_the_process_with_its_write_buffers_charged_to_it(tmp_path):
     from faust.stores.rocksdb import RocksDBOptions
 
-    from streams.runtime import ROCKSDB_OPTIONS, shared_rocksdb_memory
+    from streams.runtime import ROCKSDB_OPTIONS, configure_rocksdb_memory, shared_rocksdb_memory
 
     faust_fixes.apply()
     cache, write_buffers = shared_rocksdb_memory()
@@ -270,3 +270,8 @@ def test_every_store_uses_the_one_cache_of_the_process_with_its_write_buffers_ch
     assert cache.get_usage() >= write_buffers.get_usage(), "and charged to the one cache"
     for db in dbs:
         db.close()
+    configure_rocksdb_memory(300 << 20, 100 << 20)  # settings read after the first store opened still apply
+    try:
+        assert write_buffers.get_buffer_size() == 100 << 20
+    finally:
+        configure_rocksdb_memory(256 << 20, 128 << 20)

@@ -1,0 +1,17 @@
+"""Settings that are checked before a worker starts."""
+import pytest
+
+from convoflow.config import ConfigError, Settings
+
+
+def test_rocksdb_memory_defaults_and_environment(monkeypatch):
+    assert Settings().rocksdb_memory() == (256 << 20, 128 << 20)
+    monkeypatch.setenv("CONVOFLOW_ROCKSDB_CACHE_MB", "512")
+    monkeypatch.setenv("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "64")
+    assert Settings().rocksdb_memory() == (512 << 20, 64 << 20)
+
+
+@pytest.mark.parametrize("cache, write_buffers", [(256, 0), (256, 256), (128, 200)])
+def test_write_buffers_must_fit_in_the_cache_that_holds_them(cache, write_buffers):
+    with pytest.raises(ConfigError, match="CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB"):
+        Settings(rocksdb_cache_mb=cache, rocksdb_write_buffers_mb=write_buffers).rocksdb_memory()

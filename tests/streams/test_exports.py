@@ -1,0 +1,40 @@
+"""A shard answering a coordinator in its own process hands the parts over directly."""
+import asyncio
+from types import SimpleNamespace
+
+from streams.exports import Inbox, Shards
+
+
+class Producer:
+    def __init__(self):
+        self.sent = []
+
+    async def send(self, topic, key, value, partition, timestamp, headers):
+        self.sent.append((topic, key, value))
+
+
+def shards_with_local_coordinator(token):
+    producer = Producer()
+    settings = SimpleNamespace(topic=lambda name: f"t-{name}")
+    runtime = SimpleNamespace(settings=settings)
+    inbox = Inbox(runtime)
+    inbox.waiting[token] = asyncio.Queue()
+    shards = Shards(SimpleNamespace(producer=producer), runtime, None, {}, inbox)
+    return shards, inbox.waiting[token], producer
+
+
+def test_parts_for_a_coordinator_in_this_process_skip_kafka_and_lines_skip_json():
+    async def scenario():
+        shards, queue, producer = shards_with_local_coordinator("r1.abc")
+        lines = [[("2024-07-01", "c1"), "c1,2024-07-01\r\n"]]
+        await shards.reply("r1.abc", 2, lines, False, lines=True)
+        rows = [[("agent", 1), {"3": 1}]]
+        await shards.reply("r1.abc", 2, rows, True)
+        await shards.reply("r2.def", 3, rows, True)  # another process's export: through Kafka
+        return queue.get_nowait(), queue.get_nowait(), producer.sent
+
+    first, second, sent = asyncio.run(scenario())
+    assert first["rows"][0][0] == ("2024-07-01", "c1"), "lines as made: the coordinator encodes them once"
+    assert (first["shard"], first["done"], first["error"]) == (2, False, None)
+    assert second["rows"] == [[["agent", 1], {"3": 1}]] and second["done"], "other rows as JSON would bring them"
+    assert [(topic, key) for topic, key, _ in sent] == [("t-export-parts", b"r2.def")]
