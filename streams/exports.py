@@ -37,6 +37,7 @@ from streams.runtime import Runtime, dumps, loads, log, partition_for, poll
 
 PART_BYTES = 256 * 1024
 MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
+LOCAL_PARTS_AHEAD = 8  # parts a shard may be ahead of a coordinator in its own process
 REASSIGNED = "reassigned"
 REBALANCE_RETRIES = 5
 
@@ -320,6 +321,11 @@ class Shards:
         local = self.inbox.waiting.get(token)
         if local is not None:
             local.put_nowait({"shard": shard, "rows": rows if lines else loads(dumps(rows)), "done": done, "error": error})
+            # Kafka held the parts the coordinator had not taken yet; here they wait in memory, so the
+            # scan waits while the coordinator is LOCAL_PARTS_AHEAD parts behind (or has given up).
+            await asyncio.sleep(0)
+            while local.qsize() >= LOCAL_PARTS_AHEAD and self.inbox.waiting.get(token) is local:
+                await asyncio.sleep(0.002)
             return
         value = dumps({"shard": shard, "rows": rows, "done": done, "error": error})
         if len(value) > MAX_PART_BYTES and len(rows) > 1:  # a chunk of unusually long rows: in halves

@@ -38,3 +38,28 @@ def test_parts_for_a_coordinator_in_this_process_skip_kafka_and_lines_skip_json(
     assert (first["shard"], first["done"], first["error"]) == (2, False, None)
     assert second["rows"] == [[["agent", 1], {"3": 1}]] and second["done"], "other rows as JSON would bring them"
     assert [(topic, key) for topic, key, _ in sent] == [("t-export-parts", b"r2.def")]
+
+
+def test_a_local_shard_waits_while_its_coordinator_is_behind_and_stops_waiting_when_it_gives_up():
+    from streams.exports import LOCAL_PARTS_AHEAD
+
+    async def scenario():
+        shards, queue, _ = shards_with_local_coordinator("r1.abc")
+
+        async def scan():
+            for n in range(3 * LOCAL_PARTS_AHEAD):
+                await shards.reply("r1.abc", 0, [[["c%d" % n], "line\r\n"]], False, lines=True)
+
+        task = asyncio.ensure_future(scan())
+        await asyncio.sleep(0.05)
+        ahead = queue.qsize()
+        taken = [queue.get_nowait() for _ in range(ahead)]
+        await asyncio.sleep(0.05)
+        ahead_again = queue.qsize()
+        del shards.inbox.waiting["r1.abc"]  # the export gave up: the scan no longer waits for it
+        await asyncio.wait_for(task, 1.0)
+        return ahead, len(taken), ahead_again
+
+    ahead, taken, ahead_again = asyncio.run(scenario())
+    assert ahead == LOCAL_PARTS_AHEAD and taken == LOCAL_PARTS_AHEAD
+    assert ahead_again == LOCAL_PARTS_AHEAD, "it went on once the coordinator had taken parts, and waited again"
