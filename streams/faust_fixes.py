@@ -57,9 +57,10 @@ up to 1.5 s. The wait is now ``FETCH_MAX_WAIT_MS``.
 after the worker starts; ours all exist before it does, so it starts at once.
 
 6. Every RocksDB store had its own block cache and its own write buffers, so a
-worker's memory grew with its partitions and its state (1.9 GB while ingesting
-300,000 conversations). Every store now uses the process's one cache, with
-their write buffers charged to it (``streams.runtime.shared_rocksdb_memory``).
+worker's RocksDB memory grew with its partitions (28 stores: up to 448 MiB of
+block caches and 1.3 GiB of write buffers). Every store now uses the process's
+one cache, with their write buffers charged to it
+(``streams.runtime.shared_rocksdb_memory``).
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ log = logging.getLogger("convoflow")
 # (deleted by retention before they were read): after this many reads from the right place, go on.
 MAX_REWINDS = 5
 FETCH_MAX_WAIT_MS = 100
-# After holding back records because the flow is suspended, the pause before fetching again.
+# After holding back records because a rebalance has not ended, the pause before fetching again.
 HELD_BACK_SECONDS = 0.01
 
 
