@@ -26,7 +26,7 @@ log = logging.getLogger("convoflow")
 # (CONVOFLOW_ROCKSDB_CACHE_MB, of which at most CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB of memtables).
 # Export scans bypass the cache.
 ROCKSDB_OPTIONS = {"write_buffer_size": 16 * 1024 * 1024, "max_write_buffer_number": 3}
-ROCKSDB_BUDGET = {"cache": 256 * 1024 * 1024, "write_buffers": 128 * 1024 * 1024}
+ROCKSDB_BUDGET: dict = {}  # set by configure_rocksdb_memory; Settings holds the defaults
 _SHARED_ROCKSDB: dict = {}
 
 
@@ -43,6 +43,8 @@ def shared_rocksdb_memory():
     if not _SHARED_ROCKSDB:
         import rocksdict
 
+        if not ROCKSDB_BUDGET:  # a store opened outside create_app (tests, tools): the default settings
+            configure_rocksdb_memory(*Settings().rocksdb_memory())
         cache = rocksdict.Cache(ROCKSDB_BUDGET["cache"])
         _SHARED_ROCKSDB["cache"] = cache
         _SHARED_ROCKSDB["write_buffers"] = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(

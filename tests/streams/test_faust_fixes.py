@@ -257,6 +257,7 @@ def test_a_partition_is_not_read_again_while_its_next_record_is_on_its_way():
 def test_every_store_uses_the_one_cache_of_the_process_with_its_write_buffers_charged_to_it(tmp_path):
     from faust.stores.rocksdb import RocksDBOptions
 
+    from convoflow.config import Settings
     from streams.runtime import ROCKSDB_OPTIONS, configure_rocksdb_memory, shared_rocksdb_memory
 
     faust_fixes.apply()
@@ -274,4 +275,4 @@ def test_every_store_uses_the_one_cache_of_the_process_with_its_write_buffers_ch
     try:
         assert write_buffers.get_buffer_size() == 100 << 20
     finally:
-        configure_rocksdb_memory(256 << 20, 128 << 20)
+        configure_rocksdb_memory(*Settings().rocksdb_memory())
