@@ -26,15 +26,13 @@ class ReportContext:
         self.channels = frozenset(self.request.channels) or None
         # A report names the same agents, teams and channels on row after row: each is looked up once.
         self._cells: dict[tuple, list[str]] = {}
+        self.ts = csvfile.timestamp_formatter(self.zone)
 
     def in_range(self, t: int) -> bool:
         return self.start_us <= t < self.end_us
 
     def keeps_channel(self, channel_id: str | None) -> bool:
         return self.channels is None or channel_id in self.channels
-
-    def ts(self, us: int | None) -> str:
-        return csvfile.timestamp(us, self.zone)
 
     def url(self, conversation_id: str) -> str:
         return csvfile.text(self.url_template.replace("{conversation_id}", conversation_id))

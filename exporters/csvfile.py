@@ -19,6 +19,30 @@ def timestamp(us: int | None, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(us // 1_000_000, tz).isoformat()
 
 
+def timestamp_formatter(tz: ZoneInfo):
+    """``timestamp`` for one zone, faster for a report's many rows: each minute's text and offset
+    is made once, and a timestamp only adds its seconds. A minute whose offset changes within it
+    (or is not a whole minute) is formatted in full every time."""
+    minutes: dict[int, tuple[str, str] | None] = {}
+
+    def ts(us: int | None) -> str:
+        if us is None:
+            return ""
+        sec = us // 1_000_000
+        minute, s = divmod(sec, 60)
+        parts = minutes.get(minute, False)
+        if parts is False:
+            start, end = datetime.fromtimestamp(minute * 60, tz), datetime.fromtimestamp(minute * 60 + 59, tz)
+            text = start.isoformat()
+            steady = start.second == 0 and start.utcoffset() == end.utcoffset() and len(minutes) < 100_000
+            parts = minutes[minute] = (text[:17], text[19:]) if steady else None
+        if parts is None:
+            return datetime.fromtimestamp(sec, tz).isoformat()
+        return f"{parts[0]}{s:02d}{parts[1]}"
+
+    return ts
+
+
 def seconds(us: int | None) -> str:
     """Whole seconds, rounded half up (halves away from zero), from exact microseconds."""
     if us is None:
@@ -76,14 +100,16 @@ def _writer(f):
 
 def line_formatter():
     """row -> its CSV line (with the line end), exactly as ``write`` would write it."""
-    buf = io.StringIO(newline="")
-    writer = _writer(buf)
+    written: list[str] = []
+
+    class Sink:  # the C writer calls write() once per row, with the whole line
+        write = written.append
+
+    writer = _writer(Sink())
 
     def line(row) -> str:
-        buf.seek(0)
-        buf.truncate()
         writer.writerow(row)
-        return buf.getvalue()
+        return written.pop()
 
     return line
 

@@ -10,7 +10,6 @@ Two shapes of report:
 from __future__ import annotations
 
 import heapq
-import tempfile
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import IO, Callable
@@ -23,7 +22,7 @@ from tables import conversation
 from tables import people as owner_days
 from tables.presence import agent_of
 
-RUN_ROWS = 50_000  # rows a shard sorts in memory before it spills a sorted run to disk
+RUN_ROWS = 50_000  # rows out of order that a shard sorts in memory before it sends them as a run
 _sort_key = itemgetter(0)
 
 # How a table's stored values are read (default: one JSON document); a report may read them its own way.
@@ -94,37 +93,33 @@ def shard_part(report: Report, ctx, states) -> list:
 
 
 def shard_lines(report: Report, ctx, states, run_rows: int = RUN_ROWS):
-    """A row report's part as ``[sort_key, csv_line]`` pairs in sort order, in bounded memory.
+    """A row report's part as ``(run, [sort_key, csv_line])``: each run in sort order, in bounded
+    memory, for the coordinator to merge.
 
-    The rows are formatted as they are made. Up to ``run_rows`` of them are sorted
-    in memory; a larger part is sorted in runs spilled to temporary files, then
-    merged, so a shard of a million conversations holds one run at a time.
+    A store is scanned in key order, and most reports' sort keys follow it (the
+    conversations reports sort by the conversation ID, the store's key), so run 0
+    takes every row that comes in order and goes out as it is made: no sort, no
+    spill. A row that comes out of order (an ID a spreadsheet would execute sorts
+    as written, with its leading quote; a report sorted by something else) waits
+    with the others like it, and every ``run_rows`` of them go out sorted as a run
+    of their own.
     """
     line = csvfile.line_formatter()
-    run, runs = [], []
-    try:
-        for key, row in _items(report, ctx, states):
-            run.append([key, line(row)])
-            if len(run) >= run_rows:
-                runs.append(spill(sorted(run, key=_sort_key)))
-                run = []
-        run.sort(key=_sort_key)
-        if not runs:
-            yield from run
-            return
-        runs.append(spill(run))
-        yield from heapq.merge(*(read_run(f) for f in runs), key=_sort_key)
-    finally:
-        for f in runs:
-            f.close()
-
-
-def spill(items) -> IO[bytes]:
-    """JSON lines in an anonymous temporary file (gone when closed), rewound for reading."""
-    f = tempfile.TemporaryFile()
-    append_run(f, items)
-    f.seek(0)
-    return f
+    last, waiting, run = None, [], 1
+    for key, row in _items(report, ctx, states):
+        if last is None or key >= last:
+            last = key
+            yield 0, [key, line(row)]
+            continue
+        waiting.append([key, line(row)])
+        if len(waiting) >= run_rows:
+            waiting.sort(key=_sort_key)
+            for item in waiting:
+                yield run, item
+            waiting, run = [], run + 1
+    waiting.sort(key=_sort_key)
+    for item in waiting:
+        yield run, item
 
 
 def append_run(f: IO[bytes], items) -> None:
@@ -139,7 +134,7 @@ def read_run(f: IO[bytes]):
 
 
 def merge_lines(runs):
-    """Sorted ``[sort_key, line]`` runs (one per shard) merged into one sorted stream of lines."""
+    """Sorted ``[sort_key, line]`` runs (of every shard) merged into one sorted stream of lines."""
     for _, text in heapq.merge(*runs, key=_sort_key):
         yield text
 

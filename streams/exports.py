@@ -255,12 +255,12 @@ class Coordinator:
         return merge_parts(report, report_context(self.replica, self.runtime, req, as_of_us), parts)
 
     async def write_lines(self, req: ExportRequest, report: Report, path: str, scan: dict) -> int:
-        """A row report written as its shards' sorted lines arrive: each shard's lines go to a
-        temporary file, and the files are merged into the CSV, so no export is held in memory."""
-        runs: dict[int, object] = {}
+        """A row report written as its shards' sorted lines arrive: each run of each shard goes
+        to a temporary file, and the files are merged into the CSV, so no export is held in memory."""
+        runs: dict[tuple, object] = {}
 
-        def sink(shard: int, items: list) -> None:
-            append_run(runs.setdefault(shard, tempfile.TemporaryFile()), items)
+        def sink(shard: int, items: list, run: int) -> None:
+            append_run(runs.setdefault((shard, run), tempfile.TemporaryFile()), items)
 
         try:
             await self.fan_out(req, "scan", sink=sink, lines=True, **scan)
@@ -274,7 +274,7 @@ class Coordinator:
     async def fan_out(self, req: ExportRequest, op: str, shards: list[int] | None = None, sink=None,
                       **body) -> list[list]:
         """Send one shard request per partition (or per listed partition); wait for every shard's rows,
-        kept in memory, or handed to ``sink(shard, rows)`` as they come."""
+        kept in memory, or handed to ``sink(shard, rows, run)`` as they come."""
         s = self.runtime.settings
         shards = list(range(s.partitions)) if shards is None else shards
         token = f"{req.request_id}.{uuid.uuid4().hex[:12]}"
@@ -294,7 +294,7 @@ class Coordinator:
                 if sink is None:
                     rows[part["shard"]].extend(part["rows"])
                 else:
-                    sink(part["shard"], part["rows"])
+                    sink(part["shard"], part["rows"], part.get("run", 0))
                 if part["done"]:
                     done.add(part["shard"])
             return list(rows.values())
@@ -313,25 +313,26 @@ class Shards:
         self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
 
     async def reply(self, token: str, shard: int, rows: list, done: bool, error: str | None = None,
-                    lines: bool = False) -> None:
+                    lines: bool = False, run: int = 0) -> None:
         """A part of a shard's answer, to the coordinator waiting for it. When that is this process,
         the part goes straight to it: without Kafka, and for CSV lines (which the coordinator encodes
         into its spill file anyway) without JSON either; other rows go through JSON, so that they
         reach the merge as they would from another worker."""
         local = self.inbox.waiting.get(token)
         if local is not None:
-            local.put_nowait({"shard": shard, "rows": rows if lines else loads(dumps(rows)), "done": done, "error": error})
+            local.put_nowait({"shard": shard, "run": run, "rows": rows if lines else loads(dumps(rows)), "done": done,
+                              "error": error})
             # Kafka held the parts the coordinator had not taken yet; here they wait in memory, so the
             # scan waits while the coordinator is LOCAL_PARTS_AHEAD parts behind (or has given up).
             await asyncio.sleep(0)
             while local.qsize() >= LOCAL_PARTS_AHEAD and self.inbox.waiting.get(token) is local:
                 await asyncio.sleep(0.002)
             return
-        value = dumps({"shard": shard, "rows": rows, "done": done, "error": error})
+        value = dumps({"shard": shard, "run": run, "rows": rows, "done": done, "error": error})
         if len(value) > MAX_PART_BYTES and len(rows) > 1:  # a chunk of unusually long rows: in halves
             half = len(rows) // 2
-            await self.reply(token, shard, rows[:half], False)
-            await self.reply(token, shard, rows[half:], done, error)
+            await self.reply(token, shard, rows[:half], False, run=run)
+            await self.reply(token, shard, rows[half:], done, error, run=run)
             return
         await self.app.producer.send(self.runtime.settings.topic("export-parts"), token.encode(), value, None, None, None)
 
@@ -378,20 +379,31 @@ class Shards:
                     yield source, key.decode(), decode(value)
 
         if req.get("lines"):
-            items = shard_lines(report, ctx, states())
-            size_of = _line_size
-        else:
-            items = shard_part(report, ctx, states())
-            size_of = _json_size
-        lines = bool(req.get("lines"))
+            await self.send_lines(token, p, shard_lines(report, ctx, states()))
+            return
         chunk, size = [], 0
-        for item in items:
+        for item in shard_part(report, ctx, states()):
             chunk.append(item)
-            size += size_of(item)
+            size += _json_size(item)
             if size >= PART_BYTES:
-                await self.reply(token, p, chunk, False, lines=lines)
+                await self.reply(token, p, chunk, False)
                 chunk, size = [], 0
-        await self.reply(token, p, chunk, True, lines=lines)
+        await self.reply(token, p, chunk, True)
+
+    async def send_lines(self, token: str, p: int, items) -> None:
+        """A row report's ``(run, [sort_key, line])`` items in parts, each of one run."""
+        chunk, size, current = [], 0, 0
+        for run, item in items:
+            if run != current and chunk:
+                await self.reply(token, p, chunk, False, lines=True, run=current)
+                chunk, size = [], 0
+            current = run
+            chunk.append(item)
+            size += _line_size(item)
+            if size >= PART_BYTES:
+                await self.reply(token, p, chunk, False, lines=True, run=current)
+                chunk, size = [], 0
+        await self.reply(token, p, chunk, True, lines=True, run=current)
 
 
 def _json_size(item) -> int:

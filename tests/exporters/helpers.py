@@ -42,8 +42,8 @@ def stored(report, source, state):
 def run(export_type, ctx, shards):
     """shards: [{table: {key: state}}]; each shard's part and the states travel as JSON, as between workers.
 
-    A row report is also run the way an export writes it (shards' sorted CSV lines, spilled in
-    runs of 5 rows, merged); the lines must be the rows, exactly.
+    A row report is also run the way an export writes it (shards' sorted runs of CSV lines, with
+    at most 5 rows out of order in a run, merged); the lines must be the rows, exactly.
     """
     report = REPORTS[export_type]
 
@@ -54,7 +54,11 @@ def run(export_type, ctx, shards):
     parts = [json_round_trip(shard_part(report, ctx, states(shard))) for shard in shards]
     rows = [r[1] for r in merge_parts(report, ctx, parts)]
     if not report.aggregate:
-        runs = [json_round_trip(list(shard_lines(report, ctx, states(shard), run_rows=5))) for shard in shards]
+        runs: dict[tuple, list] = {}
+        for i, shard in enumerate(shards):
+            for run, item in shard_lines(report, ctx, states(shard), run_rows=5):
+                runs.setdefault((i, run), []).append(item)
+        runs = [json_round_trip(items) for items in runs.values()]
         line = csvfile.line_formatter()
         assert list(merge_lines(runs)) == [line(row) for row in rows]
     return rows

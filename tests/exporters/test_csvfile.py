@@ -27,3 +27,29 @@ def test_timestamps_are_truncated_to_the_second_in_the_zone():
     assert csvfile.timestamp(1_699_163_999_999_999, ny) == "2023-11-05T01:59:59-04:00"
     assert csvfile.timestamp(1_699_164_000_000_000, ny) == "2023-11-05T01:00:00-05:00"
     assert csvfile.timestamp(None, utc) == ""
+
+
+def test_the_report_timestamp_formatter_writes_what_timestamp_writes():
+    """Its per-minute shortcut must not cross an offset change: every second around transitions
+    (daylight saving, a 30-minute shift, local mean time with seconds) and random instants."""
+    import random
+    from datetime import datetime, timezone
+
+    around = [("Europe/Brussels", "2024-03-31T01:00:00"), ("Europe/Brussels", "2024-10-27T01:00:00"),
+              ("America/New_York", "2023-11-05T06:00:00"), ("Australia/Lord_Howe", "2024-04-06T15:00:00"),
+              ("Asia/Kathmandu", "1986-01-01T00:00:00"), ("Africa/Monrovia", "1972-01-07T00:00:00")]
+    for zone, when in around:
+        tz = ZoneInfo(zone)
+        ts = csvfile.timestamp_formatter(tz)
+        base = int(datetime.fromisoformat(when).replace(tzinfo=timezone.utc).timestamp())
+        for sec in range(base - 3700, base + 3700):
+            for us in (sec * 1_000_000, sec * 1_000_000 + 999_999):
+                assert ts(us) == csvfile.timestamp(us, tz), (zone, us)
+    rnd = random.Random(7)
+    for zone in ("UTC", "Europe/Amsterdam", "America/Sao_Paulo", "Pacific/Chatham"):
+        tz = ZoneInfo(zone)
+        ts = csvfile.timestamp_formatter(tz)
+        for _ in range(5_000):
+            us = rnd.randrange(-2_000_000_000, 3_000_000_000) * 1_000_000 + rnd.randrange(1_000_000)
+            assert ts(us) == csvfile.timestamp(us, tz), (zone, us)
+    assert csvfile.timestamp_formatter(ZoneInfo("UTC"))(None) == ""
