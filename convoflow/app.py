@@ -17,8 +17,8 @@ import faust
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, metrics, people, presence, restore,
-    schedule, watchdog, web,
+    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, memory, metrics, people, presence,
+    restore, schedule, watchdog, web,
 )
 from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log
@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     lookups.register(app, runtime, coordinator, replica)
     watchdog.register(app, runtime)
     faust_fixes.register(app)
+    memory.register(app, settings.malloc_trim_every())
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
     results = dashboard.Results(settings)
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     os.makedirs(settings.data_dir, exist_ok=True)
     os.makedirs(settings.export_dir, exist_ok=True)
+    memory.fix_mmap_threshold()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))

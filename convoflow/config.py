@@ -43,6 +43,8 @@ class Settings:
     # RocksDB memory of a worker, all its stores together: one cache, with the write buffers charged to it.
     rocksdb_cache_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_CACHE_MB", "256")))
     rocksdb_write_buffers_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128")))
+    # How often the worker gives the C heap's free pages back to the system (streams.memory); 0: never.
+    malloc_trim_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_MALLOC_TRIM_SECONDS", "10")))
     # HTTP: when set, every request needs "Authorization: Bearer <token>".
     api_token: str = field(default_factory=lambda: env("CONVOFLOW_API_TOKEN", ""))
     # Kafka security, passed to Faust and to every plain aiokafka client.
@@ -58,6 +60,11 @@ class Settings:
             raise ConfigError(f"CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB ({self.rocksdb_write_buffers_mb}) must be at least 1 "
                               f"and less than CONVOFLOW_ROCKSDB_CACHE_MB ({self.rocksdb_cache_mb}), which holds it")
         return self.rocksdb_cache_mb << 20, self.rocksdb_write_buffers_mb << 20
+
+    def malloc_trim_every(self) -> float:
+        if not self.malloc_trim_seconds >= 0:
+            raise ConfigError(f"CONVOFLOW_MALLOC_TRIM_SECONDS ({self.malloc_trim_seconds}) must be 0 (never) or more")
+        return self.malloc_trim_seconds
 
     def kafka_kwargs(self) -> dict:
         """Connection settings for aiokafka clients (security protocol, SASL, SSL)."""

@@ -15,3 +15,12 @@ def test_rocksdb_memory_defaults_and_environment(monkeypatch):
 def test_write_buffers_must_fit_in_the_cache_that_holds_them(cache, write_buffers):
     with pytest.raises(ConfigError, match="CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB"):
         Settings(rocksdb_cache_mb=cache, rocksdb_write_buffers_mb=write_buffers).rocksdb_memory()
+
+
+def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
+    assert Settings().malloc_trim_every() == 10
+    monkeypatch.setenv("CONVOFLOW_MALLOC_TRIM_SECONDS", "0")
+    assert Settings().malloc_trim_every() == 0  # never
+    for bad in (-1, float("nan")):
+        with pytest.raises(ConfigError, match="CONVOFLOW_MALLOC_TRIM_SECONDS"):
+            Settings(malloc_trim_seconds=bad).malloc_trim_every()
