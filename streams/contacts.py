@@ -32,6 +32,6 @@ def register(app, runtime: Runtime):
                         fold(state, value)
                     writes[key] = dumps(state)
 
-    batch_agent(app, runtime, source, "contacts", apply, [writes])
+    batch_agent(app, runtime, source, "contacts", apply, [writes], bundles=True)
 
     return table

@@ -68,7 +68,7 @@ def register(app, runtime: Runtime):
                     for key, record in records.items():
                         write(days_writes, key, people.encode_day(record))
 
-    batch_agent(app, runtime, source, "people", apply, [index_writes, days_writes])
+    batch_agent(app, runtime, source, "people", apply, [index_writes, days_writes], bundles=True)
 
     return index, days_table
 

@@ -169,16 +169,27 @@ class TableWriter:
             db.put(OFFSET_KEY, str(fut.result().offset).encode())
 
 
-def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=()) -> None:
+# A batch holds at most batch_size items however they come: as single events, or as bundles of up
+# to Outbox.MAX_ITEMS items. An agent of bundles took 10,000 *records* a batch when it was behind,
+# millions of items: the event loop stopped for 10-20 s and the worker's heap grew by 500 MB.
+# Its channel also holds only a few batches, not Faust's 16,384 records of up to 400 items each.
+BUNDLE_BATCHES_QUEUED = 4
+
+
+def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=(), bundles: bool = False) -> None:
     """An agent that reads ``source`` in batches and runs ``apply(events)`` on each (``apply_batches``).
 
     It reads the topics' Faust channel directly instead of iterating a Faust
     ``Stream``: the stream's per-event machinery (sensors, processors, a context
     switch per event) cost more than our own work. The channel still gets its
     records from Faust's consumer, with Faust's flow control, rebalancing and
-    commits.
+    commits. ``bundles``: the source's records are ``Outbox`` bundles.
     """
     channel = source.clone(is_iterator=True)
+    max_events = runtime.settings.batch_size
+    if bundles:
+        max_events = max(1, max_events // Outbox.MAX_ITEMS)
+        channel.maxsize = BUNDLE_BATCHES_QUEUED * max_events  # before Faust makes its queue
 
     async def decode(message, *, propagate: bool = False):
         """Our topics carry raw bytes: the event without Faust's serializer registry."""
@@ -195,7 +206,7 @@ def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=()) -
             await writer.flush()
 
     async def agent():
-        await apply_batches(runtime, channel, apply_and_send)
+        await apply_batches(runtime, channel, apply_and_send, max_events)
 
     agent.__name__ = agent.__qualname__ = name
     app.task(agent)
@@ -244,7 +255,7 @@ async def batches(app, channel, max_: int, linger: float = 0.0):
 RETRY_FOR_SECONDS = 120.0
 
 
-async def apply_batches(runtime: "Runtime", channel, apply) -> None:
+async def apply_batches(runtime: "Runtime", channel, apply, max_events: int | None = None) -> None:
     """Run ``apply(events)`` on each batch of the channel, marking its events processed.
 
     A batch that raises is retried (every apply is idempotent) for up to
@@ -253,7 +264,7 @@ async def apply_batches(runtime: "Runtime", channel, apply) -> None:
     can neither stop the agent nor take the rest of its batch with it.
     """
     runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
-    async for batch in batches(runtime.app, channel, runtime.settings.batch_size, runtime.settings.batch_linger):
+    async for batch in batches(runtime.app, channel, max_events or runtime.settings.batch_size, runtime.settings.batch_linger):
         if await _attempt(runtime, apply, batch, RETRY_FOR_SECONDS) is not None:
             for event in batch:
                 error = await _attempt(runtime, apply, [event], 0)

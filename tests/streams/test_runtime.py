@@ -216,3 +216,31 @@ def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition():
     asyncio.run(scenario())
     assert store._dbs[0] == {b"c1": b"v1"}
     assert 1 not in store._dbs, "a revoked partition's store is not opened again just to record an offset"
+
+
+@pytest.mark.parametrize("bundles", [False, True])
+def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(monkeypatch, bundles):
+    """A bundle carries up to Outbox.MAX_ITEMS items: 10,000 bundles in one batch stopped the event
+    loop for seconds. Its channel holds a few batches, not Faust's 16,384 records."""
+    r = rt.Runtime(Settings(batch_size=10_000))
+    asked = []
+
+    async def fake_batches(app, channel, max_, linger):
+        asked.append(max_)
+        yield [event(0)]
+
+    monkeypatch.setattr(rt, "batches", fake_batches)
+    tasks = []
+    channel = SimpleNamespace(maxsize=None)
+    app = SimpleNamespace(task=tasks.append, topics=SimpleNamespace(add=lambda c: None))
+    source = SimpleNamespace(clone=lambda **kw: channel)
+    r.app = app
+
+    async def apply(events):
+        pass
+
+    rt.batch_agent(app, r, source, "people", apply, bundles=bundles)
+    asyncio.run(tasks[0]())
+    per_batch = 10_000 // rt.Outbox.MAX_ITEMS if bundles else 10_000
+    assert asked == [per_batch]
+    assert channel.maxsize == (rt.BUNDLE_BATCHES_QUEUED * per_batch if bundles else None)
