@@ -743,8 +743,9 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
         rss.phase("exports")
         if args.profile:
             profiler = start_profiler(worker.pid, Path(args.profile), "exports")
-        for name, typ in (("export_resolved_s", "conversations_resolved"), ("export_messages_s", "messages"),
-                          ("export_agent_metrics_s", "agent_metrics")):
+        exports = [("export_resolved_s", "conversations_resolved"), ("export_messages_s", "messages"),
+                   ("export_agent_metrics_s", "agent_metrics")]
+        for name, typ in exports[::2] if args.skip_messages else exports:
             elapsed, result = timed_export(settings, export_request(typ, first_day, last_day, as_of),
                                            args.export_timeout)
             fig[name] = round(elapsed, 3)
@@ -752,7 +753,8 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
             log(f"{name} {elapsed:.2f} s ({result['rows']:,} rows)")
             if not args.keep_exports:
                 os.remove(result["file"])
-        fig["export_messages_rows_per_s"] = round(fig["export_messages_rows"] / fig["export_messages_s"])
+        if not args.skip_messages:
+            fig["export_messages_rows_per_s"] = round(fig["export_messages_rows"] / fig["export_messages_s"])
         if profiler is not None:
             stop_profiler(profiler)
             profiler = None
@@ -967,6 +969,8 @@ def parse_args(argv=None):
     p.add_argument("--raw-runs", type=int, default=3, help="bare consumer runs (the best is reported)")
     p.add_argument("--skip-faust", action="store_true")
     p.add_argument("--skip-quix", action="store_true")
+    p.add_argument("--skip-messages", action="store_true",
+                   help="leave out the messages export (about 7 minutes at 1M conversations)")
     p.add_argument("--profile", metavar="DIR",
                    help="py-spy record the worker during ingest, exports and restore into DIR/{ingest,exports,restore}.folded "
                         "(rank with python -m bench.profile FILE)")
