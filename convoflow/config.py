@@ -44,7 +44,7 @@ class Settings:
     rocksdb_cache_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_CACHE_MB", "256")))
     rocksdb_write_buffers_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128")))
     # How often the worker gives the C heap's free pages back to the system (streams.memory); 0: never.
-    malloc_trim_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_MALLOC_TRIM_SECONDS", "10")))
+    malloc_trim_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_MALLOC_TRIM_SECONDS", "0")))
     # HTTP: when set, every request needs "Authorization: Bearer <token>".
     api_token: str = field(default_factory=lambda: env("CONVOFLOW_API_TOKEN", ""))
     # Kafka security, passed to Faust and to every plain aiokafka client.

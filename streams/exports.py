@@ -37,7 +37,7 @@ from streams.runtime import Runtime, dumps, loads, log, partition_for, poll
 
 PART_BYTES = 256 * 1024
 MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
-LOCAL_PARTS_AHEAD = 8  # parts a shard may be ahead of a coordinator in its own process
+LOCAL_PARTS_AHEAD = 64  # parts (of about 256 KB) the shards may be ahead of a coordinator in its own process
 REASSIGNED = "reassigned"
 REBALANCE_RETRIES = 5
 

@@ -169,10 +169,13 @@ class TableWriter:
             db.put(OFFSET_KEY, str(fut.result().offset).encode())
 
 
-# A batch holds at most batch_size items however they come: as single events, or as bundles of up
-# to Outbox.MAX_ITEMS items. An agent of bundles took 10,000 *records* a batch when it was behind,
-# millions of items: the event loop stopped for 10-20 s and the worker's heap grew by 500 MB.
-# Its channel also holds only a few batches, not Faust's 16,384 records of up to 400 items each.
+# An agent of bundles (Outbox: up to 400 items a record) takes batch_size // BUNDLE_BATCH_DIVISOR
+# records a batch (100 by default), and its channel holds BUNDLE_BATCHES_QUEUED batches. It took
+# 10,000 records of up to 400 items at once when it was behind (Faust queued 16,384): at 300,000
+# conversations that stopped the event loop for 10-26 s and grew the heap by up to 800 MB. With
+# 25 records (as many items as a batch of events) a batch coalesced too few updates of the same
+# conversation, and the people agent trailed the ingest by 4.5 minutes.
+BUNDLE_BATCH_DIVISOR = 100
 BUNDLE_BATCHES_QUEUED = 4
 
 
@@ -188,7 +191,7 @@ def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=(), b
     channel = source.clone(is_iterator=True)
     max_events = runtime.settings.batch_size
     if bundles:
-        max_events = max(1, max_events // Outbox.MAX_ITEMS)
+        max_events = max(1, max_events // BUNDLE_BATCH_DIVISOR)
         channel.maxsize = BUNDLE_BATCHES_QUEUED * max_events  # before Faust makes its queue
 
     async def decode(message, *, propagate: bool = False):

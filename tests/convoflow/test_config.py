@@ -18,9 +18,9 @@ def test_write_buffers_must_fit_in_the_cache_that_holds_them(cache, write_buffer
 
 
 def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
-    assert Settings().malloc_trim_every() == 10
-    monkeypatch.setenv("CONVOFLOW_MALLOC_TRIM_SECONDS", "0")
     assert Settings().malloc_trim_every() == 0  # never
+    monkeypatch.setenv("CONVOFLOW_MALLOC_TRIM_SECONDS", "30")
+    assert Settings().malloc_trim_every() == 30
     for bad in (-1, float("nan")):
         with pytest.raises(ConfigError, match="CONVOFLOW_MALLOC_TRIM_SECONDS"):
             Settings(malloc_trim_seconds=bad).malloc_trim_every()

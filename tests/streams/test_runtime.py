@@ -221,7 +221,8 @@ def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition():
 @pytest.mark.parametrize("bundles", [False, True])
 def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(monkeypatch, bundles):
     """A bundle carries up to Outbox.MAX_ITEMS items: 10,000 bundles in one batch stopped the event
-    loop for seconds. Its channel holds a few batches, not Faust's 16,384 records."""
+    loop for seconds. An agent of bundles takes fewer, and its channel holds a few batches, not
+    Faust's 16,384 records."""
     r = rt.Runtime(Settings(batch_size=10_000))
     asked = []
 
@@ -241,6 +242,6 @@ def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(monkey
 
     rt.batch_agent(app, r, source, "people", apply, bundles=bundles)
     asyncio.run(tasks[0]())
-    per_batch = 10_000 // rt.Outbox.MAX_ITEMS if bundles else 10_000
+    per_batch = 10_000 // rt.BUNDLE_BATCH_DIVISOR if bundles else 10_000
     assert asked == [per_batch]
     assert channel.maxsize == (rt.BUNDLE_BATCHES_QUEUED * per_batch if bundles else None)
