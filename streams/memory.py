@@ -1,14 +1,14 @@
 """The worker's C heap: what glibc's malloc keeps after it is freed, given back.
 
 A 300,000-conversation ingest ended with 1.7 GB of malloc arenas of which only
-about 350 MB was in use (RocksDB's cache and memtables, large Python objects):
-glibc keeps freed memory for reuse and returns only the top of a heap. Two things
-let it grow. Its mmap threshold rises to the largest block freed so far, so
-memtable blocks and fetch buffers of a MiB or more stop being mapped (and
-unmapped when freed) and fill the heaps instead; and the holes they leave between
-long-lived blocks are never trimmed. So the worker fixes the threshold, and a
-timer asks glibc (``malloc_trim``) to give back the free pages of every arena.
-Elsewhere than glibc, both are skipped.
+about 350 MB was in use: glibc keeps freed memory for reuse and returns only the
+top of a heap. Its mmap threshold also rises to the largest block freed so far,
+so blocks of a MiB or more (RocksDB's memtable blocks, fetch buffers) stop being
+mapped on their own, and unmapped when freed, and fill the heaps instead. The
+worker fixes the threshold at start (``fix_mmap_threshold``). On request
+(``CONVOFLOW_MALLOC_TRIM_SECONDS``), a timer also asks glibc to give back the
+free pages of every arena (``malloc_trim``): off by default, since it cost about
+8 % of ingest throughput. Elsewhere than glibc, both are skipped.
 """
 from __future__ import annotations
 
