@@ -41,3 +41,23 @@ def test_glibc_keeps_freed_blocks_unless_the_threshold_is_fixed_or_the_heap_trim
     assert freed_mb("default") < 50  # kept for reuse: what made a worker's RSS grow
     assert freed_mb("fixed") > 150  # each block mapped on its own, unmapped when freed
     assert freed_mb("trimmed") > 150  # the free pages between live blocks given back
+
+
+def test_the_trim_timer_is_registered_only_when_asked_for_and_gives_back_in_a_thread():
+    import asyncio
+    from types import SimpleNamespace
+
+    timers = []
+
+    def timer(seconds):
+        def register(fn):
+            timers.append((seconds, fn))
+            return fn
+        return register
+
+    app = SimpleNamespace(timer=timer)
+    memory.register(app, 0)
+    assert timers == []
+    memory.register(app, 30)
+    assert [s for s, _ in timers] == [30]
+    asyncio.run(timers[0][1]())  # runs malloc_trim in the loop's executor, and returns
