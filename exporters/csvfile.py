@@ -19,11 +19,19 @@ def timestamp(us: int | None, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(us // 1_000_000, tz).isoformat()
 
 
+MINUTES_CACHED = 100_000  # about 70 days of minutes per report
+
+
 def timestamp_formatter(tz: ZoneInfo):
     """``timestamp`` for one zone, faster for a report's many rows: each minute's text and offset
     is made once, and a timestamp only adds its seconds. A minute whose offset changes within it
     (or is not a whole minute) is formatted in full every time."""
     minutes: dict[int, tuple[str, str] | None] = {}
+
+    def minute_parts(minute: int) -> tuple[str, str] | None:
+        start, end = datetime.fromtimestamp(minute * 60, tz), datetime.fromtimestamp(minute * 60 + 59, tz)
+        text = start.isoformat()
+        return (text[:17], text[19:]) if start.second == 0 and start.utcoffset() == end.utcoffset() else None
 
     def ts(us: int | None) -> str:
         if us is None:
@@ -32,10 +40,9 @@ def timestamp_formatter(tz: ZoneInfo):
         minute, s = divmod(sec, 60)
         parts = minutes.get(minute, False)
         if parts is False:
-            start, end = datetime.fromtimestamp(minute * 60, tz), datetime.fromtimestamp(minute * 60 + 59, tz)
-            text = start.isoformat()
-            steady = start.second == 0 and start.utcoffset() == end.utcoffset() and len(minutes) < 100_000
-            parts = minutes[minute] = (text[:17], text[19:]) if steady else None
+            parts = minute_parts(minute)
+            if len(minutes) < MINUTES_CACHED:
+                minutes[minute] = parts
         if parts is None:
             return datetime.fromtimestamp(sec, tz).isoformat()
         return f"{parts[0]}{s:02d}{parts[1]}"

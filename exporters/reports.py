@@ -107,11 +107,12 @@ def shard_lines(report: Report, ctx, states, run_rows: int = RUN_ROWS):
     line = csvfile.line_formatter()
     last, waiting, run = None, [], 1
     for key, row in _items(report, ctx, states):
+        item = [key, line(row)]
         if last is None or key >= last:
             last = key
-            yield 0, [key, line(row)]
+            yield 0, item
             continue
-        waiting.append([key, line(row)])
+        waiting.append(item)
         if len(waiting) >= run_rows:
             waiting.sort(key=_sort_key)
             for item in waiting:

@@ -294,7 +294,7 @@ class Coordinator:
                 if sink is None:
                     rows[part["shard"]].extend(part["rows"])
                 else:
-                    sink(part["shard"], part["rows"], part.get("run", 0))
+                    sink(part["shard"], part["rows"], part["run"])
                 if part["done"]:
                     done.add(part["shard"])
             return list(rows.values())
@@ -379,31 +379,24 @@ class Shards:
                     yield source, key.decode(), decode(value)
 
         if req.get("lines"):
-            await self.send_lines(token, p, shard_lines(report, ctx, states()))
-            return
-        chunk, size = [], 0
-        for item in shard_part(report, ctx, states()):
-            chunk.append(item)
-            size += _json_size(item)
-            if size >= PART_BYTES:
-                await self.reply(token, p, chunk, False)
-                chunk, size = [], 0
-        await self.reply(token, p, chunk, True)
+            await self.send(token, p, shard_lines(report, ctx, states()), _line_size, lines=True)
+        else:
+            await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states())), _json_size)
 
-    async def send_lines(self, token: str, p: int, items) -> None:
-        """A row report's ``(run, [sort_key, line])`` items in parts, each of one run."""
+    async def send(self, token: str, p: int, items, size_of, lines: bool = False) -> None:
+        """A shard's ``(run, item)`` in parts of about PART_BYTES, each of one run."""
         chunk, size, current = [], 0, 0
         for run, item in items:
             if run != current and chunk:
-                await self.reply(token, p, chunk, False, lines=True, run=current)
+                await self.reply(token, p, chunk, False, lines=lines, run=current)
                 chunk, size = [], 0
             current = run
             chunk.append(item)
-            size += _line_size(item)
+            size += size_of(item)
             if size >= PART_BYTES:
-                await self.reply(token, p, chunk, False, lines=True, run=current)
+                await self.reply(token, p, chunk, False, lines=lines, run=current)
                 chunk, size = [], 0
-        await self.reply(token, p, chunk, True, lines=True, run=current)
+        await self.reply(token, p, chunk, True, lines=lines, run=current)
 
 
 def _json_size(item) -> int:

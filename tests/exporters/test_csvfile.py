@@ -53,3 +53,14 @@ def test_the_report_timestamp_formatter_writes_what_timestamp_writes():
             us = rnd.randrange(-2_000_000_000, 3_000_000_000) * 1_000_000 + rnd.randrange(1_000_000)
             assert ts(us) == csvfile.timestamp(us, tz), (zone, us)
     assert csvfile.timestamp_formatter(ZoneInfo("UTC"))(None) == ""
+
+
+def test_the_report_timestamp_formatter_keeps_at_most_its_bound_of_minutes(monkeypatch):
+    monkeypatch.setattr(csvfile, "MINUTES_CACHED", 10)
+    utc = ZoneInfo("UTC")
+    ts = csvfile.timestamp_formatter(utc)
+    for minute in range(50):
+        us = minute * 60_000_000 + 7_000_000
+        assert ts(us) == csvfile.timestamp(us, utc)
+    (cache,) = [c.cell_contents for c in ts.__closure__ if isinstance(c.cell_contents, dict)]
+    assert len(cache) == 10

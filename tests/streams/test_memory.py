@@ -43,11 +43,13 @@ def test_glibc_keeps_freed_blocks_unless_the_threshold_is_fixed_or_the_heap_trim
     assert freed_mb("trimmed") > 150  # the free pages between live blocks given back
 
 
-def test_the_trim_timer_is_registered_only_when_asked_for_and_gives_back_in_a_thread():
+def test_the_trim_timer_is_registered_only_when_asked_for_and_gives_back_in_a_thread(monkeypatch):
     import asyncio
+    import threading
     from types import SimpleNamespace
 
-    timers = []
+    timers, ran_in = [], []
+    monkeypatch.setattr(memory, "give_back", lambda: ran_in.append(threading.current_thread()) or 0.0)
 
     def timer(seconds):
         def register(fn):
@@ -60,4 +62,5 @@ def test_the_trim_timer_is_registered_only_when_asked_for_and_gives_back_in_a_th
     assert timers == []
     memory.register(app, 30)
     assert [s for s, _ in timers] == [30]
-    asyncio.run(timers[0][1]())  # runs malloc_trim in the loop's executor, and returns
+    asyncio.run(timers[0][1]())
+    assert len(ran_in) == 1 and ran_in[0] is not threading.main_thread()  # off the event loop's thread

@@ -47,7 +47,7 @@ def test_a_batch_that_fails_once_is_applied_again(monkeypatch):
             raise ConnectionError("broker away")
         applied.extend(ev.message.offset for ev in events)
 
-    asyncio.run(rt.apply_batches(r, None, apply))
+    asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
     assert applied == [0, 1] and calls == [2, 2] and not letters
     assert r.processed[("t", 0)] == 2
     assert r.counts["apply_errors"] == 1
@@ -65,7 +65,7 @@ def test_an_event_that_keeps_failing_goes_to_dead_letters_and_the_rest_is_applie
             raise ValueError("cannot apply offset 1")
         applied.extend(ev.message.offset for ev in events)
 
-    asyncio.run(rt.apply_batches(r, None, apply))
+    asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
     assert applied == [0, 2, 3]
     assert letters == [(1, "internal error while applying the event: ValueError: cannot apply offset 1")]
     assert r.processed[("t", 0)] == 4
@@ -79,7 +79,7 @@ def test_cancellation_is_not_retried(monkeypatch):
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
-        asyncio.run(rt.apply_batches(r, None, apply))
+        asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
     assert ("t", 0) not in r.processed
 
 
