@@ -22,8 +22,8 @@ Phases, in this order, on one topic prefix:
  8. ``freshness_p99_ms`` at a steady publish rate: probe published -> visible in
     the live lookup (``GET /conversations/{id}``) when the worker has one, else
     -> included in a completed ``agent_presence`` export (said so in the output).
-``peak_rss_mb`` is the worker's resident memory, sampled every 0.2 s over 5-8
-(and per phase: ``peak_rss_ingest_mb`` ...).
+``peak_rss_mb`` is the worker's resident memory, with its export scan processes
+added, sampled every 0.2 s over 5-8 (and per phase: ``peak_rss_ingest_mb`` ...).
 
 Prints one ``name: value`` line per figure (PASS/MISS against the issue's
 targets) and writes everything to ``bench/results.json``.
@@ -155,7 +155,7 @@ def stop_process(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 
 class RssSampler:
-    """Peak resident memory of whichever process it watches, sampled on a thread."""
+    """Peak resident memory of whichever process it watches, with its child processes, sampled on a thread."""
 
     def __init__(self, interval: float = 0.2):
         import psutil
@@ -188,6 +188,15 @@ class RssSampler:
                 rss = proc.memory_info().rss
             except self.psutil.Error:
                 continue
+            try:  # the worker's export scan processes (streams.scan_process) count as the worker's
+                children = proc.children(recursive=True)
+            except self.psutil.Error:
+                children = []
+            for child in children:
+                try:
+                    rss += child.memory_info().rss
+                except self.psutil.Error:
+                    pass
             self.samples += 1
             self.peak = max(self.peak, rss)
             if self.current is not None:
@@ -604,7 +613,9 @@ def make_export_probe(settings: Settings, day: str, as_of: str, timeout: float):
 
 def run(args) -> dict:
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    prefix = f"bench{uuid.uuid4().hex[:8]}-"
+    prefix = args.kept_state or f"bench{uuid.uuid4().hex[:8]}-"
+    if args.kept_state and not (args.work_dir and not args.delete_topics):
+        raise SystemExit("--kept-state needs the earlier run's --work-dir, and --keep-topics")
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="convoflow-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     settings = Settings(broker=args.broker, topic_prefix=prefix, partitions=args.partitions,
@@ -632,11 +643,72 @@ def run(args) -> dict:
     return out
 
 
-def _run(args, settings: Settings, work: Path, out: dict) -> None:
-    fig, notes, prefix = out["figures"], out["notes"], settings.topic_prefix
+def measure_exports(args, settings: Settings, worker: "Worker", fig: dict, notes: dict) -> None:
+    """export_resolved_s, export_messages_s (and rows/s), export_agent_metrics_s from a caught-up worker."""
+    first_day, last_day, as_of = export_range(args)
+    profiler = start_profiler(worker.pid, Path(args.profile), "exports") if args.profile else None
+    try:
+        exports = [("export_resolved_s", "conversations_resolved"), ("export_messages_s", "messages"),
+                   ("export_agent_metrics_s", "agent_metrics")]
+        for name, typ in (e for e in exports if not (args.skip_messages and e[1] == "messages")):
+            elapsed, result = timed_export(settings, export_request(typ, first_day, last_day, as_of),
+                                           args.export_timeout)
+            fig[name] = round(elapsed, 3)
+            fig[name.replace("_s", "_rows")] = result["rows"]
+            log(f"{name} {elapsed:.2f} s ({result['rows']:,} rows)")
+            if not args.keep_exports:
+                os.remove(result["file"])
+        if not args.skip_messages:
+            fig["export_messages_rows_per_s"] = round(fig["export_messages_rows"] / fig["export_messages_s"])
+    finally:
+        if profiler is not None:
+            stop_profiler(profiler)
+    notes["exports"] = (f"UTC, {first_day}..{last_day}, timed from publishing the request to reading its "
+                        "'completed' result (includes the catch-up round trips)")
+
+
+def export_range(args) -> tuple[str, str, str]:
+    """(first day, last day, as_of) of the exports: the simulated range, and the week after it."""
     first_day = args.start[:10]
     last_day = (date.fromisoformat(first_day) + timedelta(days=args.days + 6)).isoformat()
-    as_of = f"{last_day}T23:59:59Z"
+    return first_day, last_day, f"{last_day}T23:59:59Z"
+
+
+def exports_on_kept_state(args, settings: Settings, work: Path, out: dict) -> None:
+    """``--kept-state``: the exports (and the worker's memory meanwhile) again, with the code of this tree,
+    on the topics and worker data dir an earlier run kept (``--keep-topics --work-dir``)."""
+    fig, notes = out["figures"], out["notes"]
+    data_dir = work / "worker-data"
+    if not data_dir.is_dir():
+        raise SystemExit(f"--kept-state: no worker data dir at {data_dir}")
+    rss = RssSampler()
+    worker = Worker(settings, work, data_dir, work / "exports")
+    try:
+        rss.phase("start")
+        t_spawn = worker.start()
+        rss.watch(worker.pid)
+        worker.wait_health(timeout=1800)
+        lag_topics = settings.input_topics() + [settings.topic(t) for t in INTERNAL]
+        asyncio.run(watch_lag(settings, lag_topics, settings.app_id, worker))
+        log(f"worker caught up on the kept state after {time.time() - t_spawn:.1f} s")
+        rss.phase("exports")
+        measure_exports(args, settings, worker, fig, notes)
+        fig["peak_rss_mb"] = round(rss.peak_mb, 1)
+        for phase, mb in rss.phase_peaks_mb().items():
+            fig[f"peak_rss_{phase}_mb"] = mb
+        notes["kept_state"] = (f"exports only, on the state of an earlier run (prefix {settings.topic_prefix}, "
+                               f"{data_dir}); no ingest, restore or freshness")
+    finally:
+        worker.stop()
+        rss.stop()
+
+
+def _run(args, settings: Settings, work: Path, out: dict) -> None:
+    fig, notes, prefix = out["figures"], out["notes"], settings.topic_prefix
+    if args.kept_state:
+        exports_on_kept_state(args, settings, work, out)
+        return
+    first_day, _, as_of = export_range(args)
 
     # 1. the stream, generated and published a chunk of conversations at a time
     generate_s = publish_s = 0.0
@@ -741,25 +813,7 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
 
         # 6. exports (the worker is caught up: this is the scan, merge and CSV)
         rss.phase("exports")
-        if args.profile:
-            profiler = start_profiler(worker.pid, Path(args.profile), "exports")
-        exports = [("export_resolved_s", "conversations_resolved"), ("export_messages_s", "messages"),
-                   ("export_agent_metrics_s", "agent_metrics")]
-        for name, typ in (e for e in exports if not (args.skip_messages and e[1] == "messages")):
-            elapsed, result = timed_export(settings, export_request(typ, first_day, last_day, as_of),
-                                           args.export_timeout)
-            fig[name] = round(elapsed, 3)
-            fig[name.replace("_s", "_rows")] = result["rows"]
-            log(f"{name} {elapsed:.2f} s ({result['rows']:,} rows)")
-            if not args.keep_exports:
-                os.remove(result["file"])
-        if not args.skip_messages:
-            fig["export_messages_rows_per_s"] = round(fig["export_messages_rows"] / fig["export_messages_s"])
-        if profiler is not None:
-            stop_profiler(profiler)
-            profiler = None
-        notes["exports"] = (f"UTC, {first_day}..{last_day}, timed from publishing the request to reading its "
-                            "'completed' result (includes the catch-up round trips)")
+        measure_exports(args, settings, worker, fig, notes)
 
         # 7. restore from the changelogs
         worker.stop()
@@ -843,7 +897,8 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
         fig["peak_rss_mb"] = round(rss.peak_mb, 1)
         for phase, mb in rss.phase_peaks_mb().items():
             fig[f"peak_rss_{phase}_mb"] = mb
-        notes["peak_rss_mb"] = ("the worker's RSS (psutil, every 0.2 s) over ingest, exports, restore and freshness; "
+        notes["peak_rss_mb"] = ("the worker's RSS plus its export scan processes' (psutil, every 0.2 s) over ingest, "
+                                "exports, restore and freshness; "
                                 "peak_rss_<phase>_mb per phase")
     finally:
         if profiler is not None:
@@ -981,6 +1036,9 @@ def parse_args(argv=None):
     p.add_argument("--keep-exports", action="store_true")
     p.add_argument("--keep-topics", dest="delete_topics", action="store_false",
                    help="leave the run's topics on the broker (default: delete them)")
+    p.add_argument("--kept-state", metavar="PREFIX",
+                   help="only the exports, on the topics (PREFIX) and --work-dir an earlier run kept with "
+                        "--keep-topics --work-dir; its sizes flags must match that run's")
     p.add_argument("--out", default=str(RESULTS), help="results file (default %(default)s)")
     args = p.parse_args(argv)
     if args.smoke:

@@ -45,6 +45,10 @@ class Settings:
     rocksdb_write_buffers_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128")))
     # How often the worker gives the C heap's free pages back to the system (streams.memory); 0: never.
     malloc_trim_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_MALLOC_TRIM_SECONDS", "0")))
+    # Row exports of large partitions: scanned by up to this many processes at once (streams.scan_process);
+    # 0: always in the worker. A partition of fewer keys (RocksDB's estimate) is scanned in the worker.
+    export_processes: int = field(default_factory=lambda: int(env("CONVOFLOW_EXPORT_PROCESSES", str(os.cpu_count() or 1))))
+    export_process_min_keys: int = field(default_factory=lambda: int(env("CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "20000")))
     # HTTP: when set, every request needs "Authorization: Bearer <token>".
     api_token: str = field(default_factory=lambda: env("CONVOFLOW_API_TOKEN", ""))
     # Kafka security, passed to Faust and to every plain aiokafka client.
@@ -65,6 +69,14 @@ class Settings:
         if not self.malloc_trim_seconds >= 0:
             raise ConfigError(f"CONVOFLOW_MALLOC_TRIM_SECONDS ({self.malloc_trim_seconds}) must be 0 (never) or more")
         return self.malloc_trim_seconds
+
+    def export_process_limits(self) -> tuple[int, int]:
+        """(processes at once, least keys of a partition) for ``streams.scan_process.ScanProcesses``."""
+        if self.export_processes < 0:
+            raise ConfigError(f"CONVOFLOW_EXPORT_PROCESSES ({self.export_processes}) must be 0 (never) or more")
+        if self.export_process_min_keys < 0:
+            raise ConfigError(f"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS ({self.export_process_min_keys}) must be 0 or more")
+        return self.export_processes, self.export_process_min_keys
 
     def kafka_kwargs(self) -> dict:
         """Connection settings for aiokafka clients (security protocol, SASL, SSL)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -22,7 +23,6 @@ from datetime import datetime, timezone
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from rocksdict import ReadOptions
 
 from convoflow.events import TOPICS, parse_time
 from convoflow.topics import changelog_topic, end_offsets, partitions_of, partitions_of_topics
@@ -34,6 +34,7 @@ from exporters.reports import (REPORTS, Report, append_run, decoder, merge_lines
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
 from streams.runtime import Runtime, dumps, loads, log, partition_for, poll
+from streams.scan_process import ScanProcesses, read_runs, scan_store
 
 PART_BYTES = 256 * 1024
 MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
@@ -44,39 +45,10 @@ REBALANCE_RETRIES = 5
 
 class ShardMoved(Exception):
     """A shard's partition moved to another worker during an export."""
-STORE_META_PREFIX = b"__faust"
 
 
 def now_rfc3339() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _full_scan() -> ReadOptions:
-    """A whole-store read passes the block cache by: a report reads every block once."""
-    opts = ReadOptions()
-    opts.fill_cache(False)
-    opts.set_readahead_size(2 * 1024 * 1024)
-    return opts
-
-
-def scan_store(db, keys: list | None):
-    """(key, value) of a partition's store: all of it, or only the exact keys and key prefixes given."""
-    if keys is None:
-        for key, value in db.items(read_opt=_full_scan()):
-            if not key.startswith(STORE_META_PREFIX):
-                yield key, value
-        return
-    for kind, key, *_ in keys:
-        if kind == "exact":
-            value = db.get(key.encode())
-            if value is not None:
-                yield key.encode(), value
-        else:
-            prefix = key.encode()
-            for k, value in db.items(from_key=prefix):
-                if not k.startswith(prefix):
-                    break
-                yield k, value
 
 
 def report_context(replica: Replica, runtime: Runtime, req: ExportRequest, as_of_us: int) -> ReportContext:
@@ -256,11 +228,18 @@ class Coordinator:
 
     async def write_lines(self, req: ExportRequest, report: Report, path: str, scan: dict) -> int:
         """A row report written as its shards' sorted lines arrive: each run of each shard goes
-        to a temporary file, and the files are merged into the CSV, so no export is held in memory."""
+        to a temporary file (or is one already, written by a scan process), and the files are
+        merged into the CSV, so no export is held in memory."""
         runs: dict[tuple, object] = {}
+        made: list = []  # run files and directories of scan processes, this export's to delete
 
-        def sink(shard: int, items: list, run: int) -> None:
-            append_run(runs.setdefault((shard, run), tempfile.TemporaryFile()), items)
+        def sink(part: dict) -> None:
+            if part.get("files"):
+                made.append(part["files"]["directory"])
+                for run, run_path in part["files"]["runs"]:
+                    runs[part["shard"], "process", run] = open(run_path, "rb")
+            if part["rows"]:
+                append_run(runs.setdefault((part["shard"], part["run"]), tempfile.TemporaryFile()), part["rows"])
 
         try:
             await self.fan_out(req, "scan", sink=sink, lines=True, **scan)
@@ -270,11 +249,13 @@ class Coordinator:
         finally:
             for f in runs.values():
                 f.close()
+            for directory in made:
+                shutil.rmtree(directory, ignore_errors=True)
 
     async def fan_out(self, req: ExportRequest, op: str, shards: list[int] | None = None, sink=None,
                       **body) -> list[list]:
         """Send one shard request per partition (or per listed partition); wait for every shard's rows,
-        kept in memory, or handed to ``sink(shard, rows, run)`` as they come."""
+        kept in memory, or each part handed to ``sink(part)`` as it comes."""
         s = self.runtime.settings
         shards = list(range(s.partitions)) if shards is None else shards
         token = f"{req.request_id}.{uuid.uuid4().hex[:12]}"
@@ -294,7 +275,7 @@ class Coordinator:
                 if sink is None:
                     rows[part["shard"]].extend(part["rows"])
                 else:
-                    sink(part["shard"], part["rows"], part["run"])
+                    sink(part)
                 if part["done"]:
                     done.add(part["shard"])
             return list(rows.values())
@@ -307,8 +288,10 @@ class Coordinator:
 class Shards:
     """Answers shard requests for the partitions this worker owns."""
 
-    def __init__(self, app, runtime: Runtime, replica: Replica, tables: dict, inbox: Inbox):
+    def __init__(self, app, runtime: Runtime, replica: Replica, tables: dict, inbox: Inbox,
+                 processes: ScanProcesses | None = None):
         self.app, self.runtime, self.replica, self.tables, self.inbox = app, runtime, replica, tables, inbox
+        self.processes = processes
         self.running: dict[int, set] = {}
         self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
 
@@ -368,12 +351,15 @@ class Shards:
     async def scan(self, token: str, p: int, req: dict) -> None:
         params = {**req["request"], "channels": tuple(req["request"]["channels"])}
         report = REPORTS.get(req["report"]) or LOOKUPS[req["report"]]
-        ctx = report_context(self.replica, self.runtime, ExportRequest(**params), req["as_of_us"])
         keys = req.get("keys")
+        dbs = {source: self.tables[source].data._db_for_partition(p) for source in report.sources}
+        if req.get("lines") and keys is None and self.processes is not None and self.processes.wanted(dbs):
+            await self.scan_in_process(token, p, req, dbs)
+            return
+        ctx = report_context(self.replica, self.runtime, ExportRequest(**params), req["as_of_us"])
 
         def states():
-            for source in report.sources:
-                db = self.tables[source].data._db_for_partition(p)
+            for source, db in dbs.items():
                 decode = decoder(report, source)
                 for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
                     yield source, key.decode(), decode(value)
@@ -382,6 +368,25 @@ class Shards:
             await self.send(token, p, shard_lines(report, ctx, states()), _line_size, lines=True)
         else:
             await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states())), _json_size)
+
+    async def scan_in_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
+        """A row report's shard scanned by a process of its own (``streams.scan_process``). A coordinator
+        in this worker takes its run files as they are; one in another worker gets their lines as parts."""
+        job = {"report": req["report"], "request": req["request"], "as_of_us": req["as_of_us"],
+               "directory": self.replica.directory.entries, "url_template": self.runtime.settings.url_template}
+        directory, runs = await self.processes.scan(f"{token}-{p}", job, dbs, self.replica.identifiers)
+        self.runtime.scan_processes += 1
+        try:
+            local = self.inbox.waiting.get(token)
+            if local is not None:
+                local.put_nowait({"shard": p, "run": 0, "rows": [], "done": True, "error": None,
+                                  "files": {"directory": directory, "runs": runs}})
+                directory = None  # the coordinator's now
+                return
+            await self.send(token, p, read_runs(runs), _line_size, lines=True)
+        finally:
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
 
     async def send(self, token: str, p: int, items, size_of, lines: bool = False) -> None:
         """A shard's ``(run, item)`` in parts of about PART_BYTES, each of one run."""
@@ -415,7 +420,8 @@ def register(app, runtime: Runtime, replica: Replica, tables: dict):
     log_table = runtime.table("export_log")
     inbox = Inbox(runtime)
     coordinator = Coordinator(app, runtime, replica, inbox, log_table)
-    shards = Shards(app, runtime, replica, tables, inbox)
+    processes = ScanProcesses(os.path.join(s.data_dir, "export-scans"), *s.export_process_limits())
+    shards = Shards(app, runtime, replica, tables, inbox, processes)
 
     # Requests and shard requests run as tasks, not inside the agents: an export waits for other
     # partitions, and a rebalance waits for the agents' current events; blocking here would deadlock.

@@ -76,7 +76,7 @@ from faust.transport import producer as faust_producer
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from streams.runtime import shared_rocksdb_memory
+from streams.runtime import share_memory
 
 log = logging.getLogger("convoflow")
 # A partition that keeps starting after the offset it should start at has lost those records
@@ -407,19 +407,16 @@ async def _start_tables_at_once(self) -> None:
 
 def _options_sharing_memory(self):
     """``RocksDBOptions.as_options`` (rocksdict) with the process's shared cache and write buffer manager."""
-    cache, write_buffers = shared_rocksdb_memory()
     options = rocksdict.Options(raw_mode=True)
     options.create_if_missing(True)
     options.set_max_open_files(self.max_open_files)
     options.set_write_buffer_size(self.write_buffer_size)
     options.set_target_file_size_base(self.target_file_size_base)
     options.set_max_write_buffer_number(self.max_write_buffer_number)
-    options.set_write_buffer_manager(write_buffers)
     tables = rocksdict.BlockBasedOptions()
     tables.set_bloom_filter(self.bloom_filter_size, block_based=True)
-    tables.set_block_cache(cache)
     tables.set_index_type(rocksdict.BlockBasedIndexType.binary_search())
-    options.set_block_based_table_factory(tables)
+    share_memory(options, tables)
     return options
 
 

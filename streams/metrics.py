@@ -10,6 +10,7 @@ Every worker serves its own figures (scrape every worker):
 - ``convoflow_table_keys{table,partition}``: RocksDB's estimate of the keys of each partition's store;
 - ``convoflow_exports_total{export_type,status}`` and the histogram
   ``convoflow_export_duration_seconds{export_type}`` of exports this worker coordinated;
+- ``convoflow_export_scan_processes_total``: shards this worker scanned in a process of their own;
 - ``convoflow_recovery_in_progress``, ``convoflow_recovery_done``, ``convoflow_recovery_remaining_records``,
   ``convoflow_rebalances_total``, ``convoflow_assigned_partitions``;
 - ``convoflow_replica_entries{kind}``, ``convoflow_schedules``, ``convoflow_schedule_leader``,
@@ -195,6 +196,8 @@ class Metrics:
         out.family("convoflow_exports_total", "counter", "Exports coordinated by this worker, per type and status.", totals)
         out.family("convoflow_export_duration_seconds", "histogram",
                    "Time from request to file of exports coordinated by this worker.", histogram)
+        out.family("convoflow_export_scan_processes_total", "counter",
+                   "Export shards of this worker scanned by a process of their own.", [("", {}, r.scan_processes)])
         rec = self.recovery()
         out.gauge("convoflow_recovery_in_progress", "1 while tables are restored from their changelogs.", rec["in_progress"])
         out.gauge("convoflow_recovery_done", "1 once the tables of the current assignment are restored.", rec["done"])
@@ -205,9 +208,11 @@ class Metrics:
                       if not tp.topic.endswith("-changelog") and "__assignor" not in tp.topic}
         out.gauge("convoflow_assigned_partitions", "Partitions (of every topic) this worker owns.", len(partitions))
         if self.replica is not None:
-            out.family("convoflow_replica_entries", "gauge", "Entries of the in-memory directory and contact copies.", [
+            contacts = self.replica.identifiers
+            out.family("convoflow_replica_entries", "gauge",
+                       "Entries of the directory copy, and RocksDB's estimate of the contact identifiers' copy.", [
                 ("", {"kind": "directory"}, len(self.replica.directory.entries)),
-                ("", {"kind": "contact_identifiers"}, len(self.replica.identifiers)),
+                ("", {"kind": "contact_identifiers"}, contacts.estimated_count() if contacts is not None else 0),
             ])
         out.gauge("convoflow_export_results_seen", "Recent export results this worker knows.", len(self.results.latest))
         if self.scheduler is not None:

@@ -3,17 +3,22 @@
 It tails the tables' changelog topics with a plain consumer (no group, every
 partition, from the beginning), so any worker can name things in any row; an
 export first waits until the copy has read up to the end offsets it was given.
+The directory is small and stays in memory; the contact identifiers grow with
+the contacts and go to a RocksDB store (``streams.contact_copy``).
 """
 from __future__ import annotations
 
 import asyncio
+import os
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from rocksdict import BlockBasedOptions, Options
 
 from convoflow.config import Settings
 from convoflow.topics import changelog_topic, partitions_of
-from streams.runtime import poll
+from streams.contact_copy import NONE, ContactCopy
+from streams.runtime import poll, share_memory
 from tables import contact
 from tables.directory import Directory
 
@@ -22,14 +27,15 @@ class Replica:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.directory = Directory()
-        self.identifiers: dict[str, tuple[str | None, str | None]] = {}
-        self.topics = {changelog_topic(settings, "directory"): self._on_directory, changelog_topic(settings, "contacts"): self._on_contact}
+        self.identifiers: ContactCopy | None = None  # open from start() to stop()
+        self.directory_topic = changelog_topic(settings, "directory")
+        self.topics = [self.directory_topic, changelog_topic(settings, "contacts")]
         self.consumer: AIOKafkaConsumer | None = None
         self.task: asyncio.Task | None = None
         self.ready = asyncio.Event()
 
     def contact_identifiers(self, contact_id: str | None) -> tuple[str | None, str | None]:
-        return self.identifiers.get(contact_id, (None, None))
+        return NONE if self.identifiers is None else self.identifiers.get(contact_id)
 
     def _on_directory(self, key: bytes, value: bytes | None) -> None:
         if value is None:
@@ -37,14 +43,10 @@ class Replica:
         else:
             self.directory.entries[key.decode()] = orjson.loads(value)
 
-    def _on_contact(self, key: bytes, value: bytes | None) -> None:
-        ids = contact.identifiers(orjson.loads(value)) if value is not None else (None, None)
-        if ids == (None, None):
-            self.identifiers.pop(key.decode(), None)
-        else:
-            self.identifiers[key.decode()] = ids
-
     async def start(self) -> None:
+        options = Options(raw_mode=True)
+        share_memory(options, BlockBasedOptions())
+        self.identifiers = ContactCopy.create(os.path.join(self.settings.data_dir, "replica-contacts"), options)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024, **self.settings.kafka_kwargs(),
@@ -61,10 +63,16 @@ class Replica:
     async def _run(self) -> None:
         while True:
             batches = await poll(self.consumer, "replica", timeout_ms=100, max_records=5000)
+            contacts: dict[bytes, tuple] = {}
             for tp, records in batches.items():
-                apply = self.topics[tp.topic]
-                for r in records:
-                    apply(r.key, r.value)
+                if tp.topic == self.directory_topic:
+                    for r in records:
+                        self._on_directory(r.key, r.value)
+                    continue
+                for r in records:  # the latest record of a key wins, as in the changelog
+                    contacts[r.key] = contact.identifiers(orjson.loads(r.value)) if r.value is not None else NONE
+            if contacts:
+                self.identifiers.apply(contacts)
 
     async def wait_for(self, ends: dict[str, dict], timeout: float) -> None:
         from aiokafka import TopicPartition
@@ -85,3 +93,6 @@ class Replica:
             self.task.cancel()
         if self.consumer:
             await self.consumer.stop()
+        if self.identifiers is not None:
+            self.identifiers.close()
+            self.identifiers = None

@@ -52,6 +52,14 @@ def shared_rocksdb_memory():
     return _SHARED_ROCKSDB["cache"], _SHARED_ROCKSDB["write_buffers"]
 
 
+def share_memory(options, tables) -> None:
+    """Give a store's options (and its block-based table options) the process's shared cache and write buffers."""
+    cache, write_buffers = shared_rocksdb_memory()
+    options.set_write_buffer_manager(write_buffers)
+    tables.set_block_cache(cache)
+    options.set_block_based_table_factory(tables)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -63,6 +71,7 @@ class Runtime:
     events: dict = field(default_factory=lambda: defaultdict(int))
     dead_letters: dict = field(default_factory=lambda: defaultdict(int))
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
+    scan_processes: int = 0  # export shards scanned by a process of their own (streams.scan_process)
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
     notes: list = field(default_factory=list)  # what happened before logging was set up, logged at start
 

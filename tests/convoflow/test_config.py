@@ -24,3 +24,16 @@ def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
     for bad in (-1, float("nan")):
         with pytest.raises(ConfigError, match="CONVOFLOW_MALLOC_TRIM_SECONDS"):
             Settings(malloc_trim_seconds=bad).malloc_trim_every()
+
+
+def test_export_processes_default_to_the_cores_and_are_checked(monkeypatch):
+    import os
+
+    assert Settings().export_process_limits() == (os.cpu_count(), 20_000)
+    monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESSES", "0")  # never: every scan in the worker
+    monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "500")
+    assert Settings().export_process_limits() == (0, 500)
+    with pytest.raises(ConfigError, match="CONVOFLOW_EXPORT_PROCESSES"):
+        Settings(export_processes=-1).export_process_limits()
+    with pytest.raises(ConfigError, match="CONVOFLOW_EXPORT_PROCESS_MIN_KEYS"):
+        Settings(export_process_min_keys=-5).export_process_limits()

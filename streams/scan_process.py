@@ -1,0 +1,191 @@
+"""Row exports on every core: a shard's scan in a process of its own.
+
+Decoding a stored conversation, making its row and its CSV line cost some
+20 µs in Python, all on the worker's one core: 20 s for a million rows. A shard
+of a large partition instead checkpoints the stores it reads (RocksDB hard
+links to their files after a flush: a consistent copy in milliseconds, which
+later writes and compactions do not touch) and the contact identifiers' copy,
+and a helper process (``python -m streams.scan_process DIR``) scans the
+checkpoints and writes the shard's sorted runs to files in DIR, for the
+coordinator to merge. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers run at
+once; a partition of fewer keys than ``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` is
+scanned in the worker, where starting a process would cost more than it saves.
+
+The helper imports the report rules and rocksdict, never Faust or Kafka.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+
+import orjson
+from rocksdict import AccessType, Checkpoint, Options, Rdict, ReadOptions
+
+from exporters.context import ReportContext
+from exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines
+from exporters.request import ExportRequest
+from streams.contact_copy import ContactCopy
+from tables.directory import Directory
+
+STORE_META_PREFIX = b"__faust"
+CONTACTS = "contacts-copy"  # the checkpoint of the contact identifiers, beside the stores' (named by table)
+RUN_CHUNK = 1_000  # [sort_key, line] items written to a run file at once
+HELPER = [sys.executable, "-m", "streams.scan_process"]  # + the directory; the job on stdin
+
+
+def _full_scan() -> ReadOptions:
+    """A whole-store read passes the block cache by: a report reads every block once."""
+    opts = ReadOptions()
+    opts.fill_cache(False)
+    opts.set_readahead_size(2 * 1024 * 1024)
+    return opts
+
+
+def scan_store(db, keys: list | None):
+    """(key, value) of a partition's store: all of it, or only the exact keys and key prefixes given."""
+    if keys is None:
+        for key, value in db.items(read_opt=_full_scan()):
+            if not key.startswith(STORE_META_PREFIX):
+                yield key, value
+        return
+    for kind, key, *_ in keys:
+        if kind == "exact":
+            value = db.get(key.encode())
+            if value is not None:
+                yield key.encode(), value
+        else:
+            prefix = key.encode()
+            for k, value in db.items(from_key=prefix):
+                if not k.startswith(prefix):
+                    break
+                yield k, value
+
+
+def estimated_keys(db) -> int:
+    return db.property_int_value("rocksdb.estimate-num-keys") or 0
+
+
+def write_runs(items, directory: str) -> list[list]:
+    """``shard_lines``' ``(run, [sort_key, line])`` into one file per run; ``[[run, path], ...]``."""
+    files: dict[int, object] = {}
+    chunks: dict[int, list] = {}
+    try:
+        for run, item in items:
+            chunk = chunks.setdefault(run, [])
+            chunk.append(item)
+            if len(chunk) >= RUN_CHUNK:
+                if run not in files:
+                    files[run] = open(os.path.join(directory, f"run-{run}.jsonl"), "wb")
+                append_run(files[run], chunk)
+                chunk.clear()
+        for run, chunk in chunks.items():
+            if run not in files:
+                files[run] = open(os.path.join(directory, f"run-{run}.jsonl"), "wb")
+            append_run(files[run], chunk)
+    finally:
+        for f in files.values():
+            f.close()
+    return [[run, f.name] for run, f in sorted(files.items())]
+
+
+def read_runs(runs: list[list]):
+    """The ``(run, item)`` of run files, run by run (for a coordinator in another worker)."""
+    for run, path in runs:
+        with open(path, "rb") as f:
+            for item in read_run(f):
+                yield run, item
+
+
+def scan(job: dict, directory: str) -> list[list]:
+    """The helper's work: the job's report over the checkpoints in ``directory``, into run files there."""
+    report = REPORTS[job["report"]]
+    params = {**job["request"], "channels": tuple(job["request"]["channels"])}
+    contacts = ContactCopy.open_checkpoint(os.path.join(directory, CONTACTS))
+    ctx = ReportContext(ExportRequest(**params), job["as_of_us"], Directory(job["directory"]), contacts.get,
+                        job["url_template"])
+    stores = {source: Rdict(os.path.join(directory, source), options=Options(raw_mode=True),
+                            access_type=AccessType.read_only()) for source in report.sources}
+
+    def states():
+        for source, db in stores.items():
+            decode = decoder(report, source)
+            for key, value in scan_store(db, None):
+                yield source, key.decode(), decode(value)
+
+    try:
+        return write_runs(shard_lines(report, ctx, states()), directory)
+    finally:
+        for db in stores.values():
+            db.close()
+        contacts.close()
+
+
+class ScanProcesses:
+    """The worker's side: when to use a helper, the checkpoints, the process, at most ``limit`` at once."""
+
+    def __init__(self, root: str, limit: int, min_keys: int):
+        self.root, self.limit, self.min_keys = os.path.abspath(root), limit, min_keys
+        self.slots: asyncio.Semaphore | None = None
+        shutil.rmtree(root, ignore_errors=True)  # what a stopped worker's exports left
+
+    def wanted(self, dbs: dict) -> bool:
+        return self.limit > 0 and sum(estimated_keys(db) for db in dbs.values()) >= self.min_keys
+
+    async def scan(self, name: str, job: dict, dbs: dict, contacts: ContactCopy) -> tuple[str, list[list]]:
+        """Checkpoint ``dbs`` (table -> store) and ``contacts`` into a new directory, run the helper
+        on them; the directory and the helper's run files (``[[run, path], ...]``) in it."""
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.limit)
+        directory = os.path.join(self.root, name)
+        os.makedirs(self.root, exist_ok=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
+        try:
+            loop = asyncio.get_running_loop()
+
+            def checkpoint():
+                for source, db in dbs.items():
+                    Checkpoint(db).create_checkpoint(os.path.join(directory, source))
+                contacts.checkpoint(os.path.join(directory, CONTACTS))
+
+            await loop.run_in_executor(None, checkpoint)
+            async with self.slots:
+                runs = await run_helper(directory, job)
+            for source in [*dbs, CONTACTS]:
+                shutil.rmtree(os.path.join(directory, source), ignore_errors=True)
+            return directory, runs
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+
+
+async def run_helper(directory: str, job: dict) -> list[list]:
+    proc = await asyncio.create_subprocess_exec(
+        *HELPER, directory,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    try:
+        out, err = await proc.communicate(orjson.dumps(job))
+    except BaseException:  # cancelled (the partition moved): the helper's work is of no use
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    if proc.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines() or [f"exit status {proc.returncode}"]
+        raise RuntimeError(f"export scan process failed: {lines[-1]}")
+    return orjson.loads(out)["runs"]
+
+
+def main(argv: list[str]) -> int:
+    directory = argv[1]
+    runs = scan(orjson.loads(sys.stdin.buffer.read()), directory)
+    sys.stdout.buffer.write(orjson.dumps({"runs": runs}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

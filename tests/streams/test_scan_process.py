@@ -1,0 +1,154 @@
+"""A shard's scan in a process of its own: the same lines as in the worker, from a consistent
+checkpoint, with a clear error when the process fails, and nothing left behind."""
+import asyncio
+import os
+import sys
+
+import pytest
+from rocksdict import Options, Rdict
+
+from convoflow import simulate
+import orjson
+
+from convoflow.events import parse_record, parse_time, topic_of
+from exporters.context import ReportContext
+from exporters.reports import REPORTS, merge_lines, shard_lines
+from exporters.request import ExportRequest
+from streams.contact_copy import NONE, ContactCopy
+from streams import scan_process
+from streams.scan_process import ScanProcesses, read_runs, run_helper, scan_store
+from tables import conversation
+from tables.directory import Directory, entity_key, merge
+
+REQUEST = {"request_id": "r", "export_type": "conversations_resolved", "time_zone": "Europe/Brussels",
+           "date_from": "2024-07-01", "date_to": "2024-07-04", "channels": [], "as_of": None}
+AS_OF = parse_time("2024-07-10T00:00:00Z")
+
+
+def store(path, items: dict[bytes, bytes]) -> Rdict:
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    db = Rdict(str(path), options=options)
+    for k, v in items.items():
+        db[k] = v
+    return db
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """Conversations as the worker stores them, the directory and the contacts' identifiers."""
+    events = simulate.generate(seed=3, agents=8, teams=2, conversations=300, days=3, start="2024-07-01T00:00:00Z")
+    states, directory, contacts = {}, {}, {}
+    for raw in events:
+        e = parse_record(topic_of(raw["type"]), orjson.dumps(raw))
+        if topic_of(e["type"]) == "directory":
+            key = entity_key(e)
+            directory[key] = merge(directory.get(key), e) or directory[key]
+        elif "conversation_id" in e:
+            conversation.apply(states.setdefault(e["conversation_id"], {}), e)
+        if e.get("contact_profile_id"):  # identifiers of our own, one a spreadsheet would execute
+            contacts.setdefault(e["contact_profile_id"], ("id-" + e["contact_profile_id"], "=sms"))
+    values = {cid.encode(): conversation.encode(s) for cid, s in states.items()}
+    values[b"__faust\x00offset"] = b"12"  # Faust's own keys are not rows
+    return values, directory, contacts
+
+
+def expected_lines(values, directory, contacts) -> list[str]:
+    report = REPORTS["conversations_resolved"]
+    ctx = ReportContext(ExportRequest(**{**REQUEST, "channels": ()}), AS_OF, Directory(directory),
+                        lambda c: contacts.get(c, NONE))
+    states = (("conversations", k.decode(), conversation.decode_summary(v)) for k, v in sorted(values.items())
+              if not k.startswith(b"__faust"))
+    return list(merge_lines([[item for _, item in shard_lines(report, ctx, states)]]))
+
+
+def contact_copy(path, contacts) -> ContactCopy:
+    copy = ContactCopy.create(str(path), Options(raw_mode=True))
+    copy.apply({k.encode(): v for k, v in contacts.items()})
+    return copy
+
+
+def job(directory):
+    return {"report": "conversations_resolved", "request": REQUEST, "as_of_us": AS_OF, "directory": directory,
+            "url_template": "https://x.test/{conversation_id}"}
+
+
+def test_contact_copy_keeps_the_latest_identifiers_and_checkpoints_them(tmp_path):
+    copy = contact_copy(tmp_path / "copy", {"c1": ("p1", None), "c2": ("p2", "s2")})
+    copy.apply({b"c1": ("p1b", "s1"), b"c2": NONE})
+    assert copy.get("c1") == ("p1b", "s1") and copy.get("c2") == NONE and copy.get(None) == NONE
+    copy.checkpoint(str(tmp_path / "cp"))
+    copy.apply({b"c3": ("p3", None)})  # after the checkpoint: not in it
+    seen = ContactCopy.open_checkpoint(str(tmp_path / "cp"))
+    assert (seen.get("c1"), seen.get("c2"), seen.get("c3")) == (("p1b", "s1"), NONE, NONE)
+    seen.close()
+    copy.close()
+    again = ContactCopy.create(str(tmp_path / "copy"), Options(raw_mode=True))
+    assert again.get("c1") == NONE, "a new copy starts empty: it is rebuilt from the changelog"
+    again.close()
+
+
+def test_a_scan_process_writes_the_lines_the_worker_would_from_a_checkpoint(tmp_path, simulated):
+    values, directory, contacts = simulated
+    db = store(tmp_path / "conversations", values)
+    copy = contact_copy(tmp_path / "contacts", contacts)
+    processes = ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0)
+    assert processes.wanted({"conversations": db}) and not ScanProcesses(str(tmp_path / "s"), 0, 0).wanted({"c": db})
+
+    j = {**job(directory), "url_template": ReportContext.__dataclass_fields__["url_template"].default}
+    directory_, runs = asyncio.run(processes.scan("t-0", j, {"conversations": db}, copy))
+    expected = expected_lines(values, directory, contacts)
+    assert len(expected) > 50 and any(",'=sms," in line for line in expected)
+    got = list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs]))
+    assert got == expected
+    assert sorted(os.listdir(directory_)) == sorted(os.path.basename(p) for _, p in runs), "the checkpoints are gone"
+    db.close()
+    copy.close()
+
+
+def test_a_failing_scan_process_says_why_and_leaves_nothing(tmp_path, simulated):
+    values, directory, contacts = simulated
+    db = store(tmp_path / "conversations", values)
+    copy = contact_copy(tmp_path / "contacts", contacts)
+    processes = ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0)
+    bad = {**job(directory), "report": "no_such_report"}
+    with pytest.raises(RuntimeError, match="export scan process failed: KeyError: 'no_such_report'"):
+        asyncio.run(processes.scan("t-1", bad, {"conversations": db}, copy))
+    assert os.listdir(tmp_path / "scans") == []
+    db.close()
+    copy.close()
+
+
+def test_a_cancelled_scan_stops_its_process(tmp_path, monkeypatch):
+    marker = f"import time; time.sleep(60)  # {tmp_path}"
+    monkeypatch.setattr(scan_process, "HELPER", [sys.executable, "-c", marker])
+
+    async def scenario():
+        task = asyncio.ensure_future(run_helper(str(tmp_path), job({})))
+        while not _helpers(marker):
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert _helpers(marker) == [], "the helper was killed and reaped"
+
+
+def _helpers(marker: str) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_scan_store_skips_fausts_keys_and_reads_exact_keys_and_prefixes(tmp_path):
+    db = store(tmp_path / "s", {b"a1": b"1", b"a2": b"2", b"b1": b"3", b"__faust\x00x": b"0"})
+    assert [k for k, _ in scan_store(db, None)] == [b"a1", b"a2", b"b1"]
+    assert [k for k, _ in scan_store(db, [["exact", "b1"], ["exact", "zz"], ["prefix", "a"]])] == [b"b1", b"a1", b"a2"]
+    db.close()
