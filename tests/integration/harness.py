@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -161,6 +162,23 @@ def problems_in_log(text: str) -> list[str]:
         line for line in text.splitlines()
         if ("Traceback" in line or "[ERROR]" in line or "[CRITICAL]" in line) and not any(b in line for b in BENIGN)
     ]
+
+
+@contextmanager
+def workers_running(root: Path, workers: int, partitions: int = 4, env: dict | None = None):
+    """A deployment with its workers started (and sharing the partitions, when several); at the end
+    they stop, and an error in their logs fails the test."""
+    d = Deployment(root, partitions=partitions, env=env)
+    for _ in range(workers):
+        d.start_worker()
+    if workers > 1:
+        d.wait_until_balanced()
+    try:
+        yield d
+    finally:
+        d.stop()
+    problems = problems_in_log(d.logs())
+    assert not problems, "worker logged errors:\n" + "\n".join(problems[:20])
 
 
 def cell_diff(expected: bytes, actual: bytes, limit: int = 10) -> str:

@@ -7,23 +7,17 @@ import urllib.parse
 import pytest
 
 from convoflow import simulate
-from tests.integration.harness import Deployment, problems_in_log
+from tests.integration.harness import workers_running
 
 FIRST, LAST, AS_OF = "2024-07-15", "2024-07-17", "2024-07-18T06:00:00Z"
 
 
 @pytest.fixture(scope="module")
 def deployment2(broker, tmp_path_factory):
-    d = Deployment(tmp_path_factory.mktemp("lookups"), partitions=4)
-    d.start_worker()
-    d.start_worker()
-    d.wait_until_balanced()
-    events = simulate.generate(seed=31, agents=8, teams=3, conversations=150, days=3)
-    d.publish(simulate.disorder(events, seed=2, duplicate_rate=0.1, window=200))
-    yield d, events
-    d.stop()
-    problems = problems_in_log(d.logs())
-    assert not problems, "worker logged errors:\n" + "\n".join(problems[:20])
+    with workers_running(tmp_path_factory.mktemp("lookups"), workers=2) as d:
+        events = simulate.generate(seed=31, agents=8, teams=3, conversations=150, days=3)
+        d.publish(simulate.disorder(events, seed=2, duplicate_rate=0.1, window=200))
+        yield d, events
 
 
 def csv_rows(body: bytes) -> list[dict]:

@@ -3,7 +3,7 @@ import pytest
 
 from convoflow import simulate
 from exporters.reports import REPORTS
-from tests.integration.harness import Deployment, cell_diff, problems_in_log
+from tests.integration.harness import cell_diff, workers_running
 from tests.reference import model
 
 FIRST, LAST, AS_OF = "2024-07-15", "2024-07-17", "2024-07-18T06:00:00Z"
@@ -11,14 +11,8 @@ FIRST, LAST, AS_OF = "2024-07-15", "2024-07-17", "2024-07-18T06:00:00Z"
 
 @pytest.fixture(scope="module")
 def two_workers(broker, tmp_path_factory):
-    d = Deployment(tmp_path_factory.mktemp("two-workers"), partitions=4)
-    d.start_worker()
-    d.start_worker()
-    d.wait_until_balanced()
-    yield d
-    d.stop()
-    problems = problems_in_log(d.logs())
-    assert not problems, "worker logged errors:\n" + "\n".join(problems[:20])
+    with workers_running(tmp_path_factory.mktemp("two-workers"), workers=2) as d:
+        yield d
 
 
 @pytest.fixture(scope="module")

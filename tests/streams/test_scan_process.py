@@ -88,11 +88,20 @@ def test_contact_copy_keeps_the_latest_identifiers_and_checkpoints_them(tmp_path
     again.close()
 
 
-def test_a_scan_process_writes_the_lines_the_worker_would_from_a_checkpoint(tmp_path, simulated):
+@pytest.fixture
+def stores(tmp_path, simulated):
+    """A partition's conversations store, the contact copy, and scan processes for them."""
     values, directory, contacts = simulated
     db = store(tmp_path / "conversations", values)
     copy = contact_copy(tmp_path / "contacts", contacts)
-    processes = ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0)
+    yield db, copy, ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0)
+    db.close()
+    copy.close()
+
+
+def test_a_scan_process_writes_the_lines_the_worker_would_from_a_checkpoint(tmp_path, simulated, stores):
+    values, directory, contacts = simulated
+    db, copy, processes = stores
     assert processes.wanted({"conversations": db}) and not ScanProcesses(str(tmp_path / "s"), 0, 0).wanted({"c": db})
 
     j = {**job(directory), "url_template": ReportContext.__dataclass_fields__["url_template"].default}
@@ -102,21 +111,14 @@ def test_a_scan_process_writes_the_lines_the_worker_would_from_a_checkpoint(tmp_
     got = list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs]))
     assert got == expected
     assert sorted(os.listdir(directory_)) == sorted(os.path.basename(p) for _, p in runs), "the checkpoints are gone"
-    db.close()
-    copy.close()
 
 
-def test_a_failing_scan_process_says_why_and_leaves_nothing(tmp_path, simulated):
-    values, directory, contacts = simulated
-    db = store(tmp_path / "conversations", values)
-    copy = contact_copy(tmp_path / "contacts", contacts)
-    processes = ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0)
-    bad = {**job(directory), "report": "no_such_report"}
+def test_a_failing_scan_process_says_why_and_leaves_nothing(tmp_path, simulated, stores):
+    db, copy, processes = stores
+    bad = {**job(simulated[1]), "report": "no_such_report"}
     with pytest.raises(RuntimeError, match="export scan process failed: KeyError: 'no_such_report'"):
         asyncio.run(processes.scan("t-1", bad, {"conversations": db}, copy))
     assert os.listdir(tmp_path / "scans") == []
-    db.close()
-    copy.close()
 
 
 def test_a_cancelled_scan_stops_its_process(tmp_path, monkeypatch):
