@@ -354,7 +354,7 @@ class Shards:
         keys = req.get("keys")
         dbs = {source: self.tables[source].data._db_for_partition(p) for source in report.sources}
         if req.get("lines") and keys is None and self.processes is not None and self.processes.wanted(dbs):
-            await self.scan_in_process(token, p, req, dbs)
+            await self.scan_with_process(token, p, req, dbs)
             return
         ctx = report_context(self.replica, self.runtime, ExportRequest(**params), req["as_of_us"])
 
@@ -369,7 +369,7 @@ class Shards:
         else:
             await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states())), _json_size)
 
-    async def scan_in_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
+    async def scan_with_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
         """A row report's shard scanned by a process of its own (``streams.scan_process``). A coordinator
         in this worker takes its run files as they are; one in another worker gets their lines as parts."""
         job = {"report": req["report"], "request": req["request"], "as_of_us": req["as_of_us"],
