@@ -221,27 +221,32 @@ def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition():
 @pytest.mark.parametrize("bundles", [False, True])
 def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(monkeypatch, bundles):
     """A bundle carries up to Outbox.MAX_ITEMS items: 10,000 bundles in one batch stopped the event
-    loop for seconds. An agent of bundles takes fewer, and its channel holds a few batches, not
-    Faust's 16,384 records."""
+    loop for seconds. An agent of bundles takes fewer, and the queue Faust fills for it holds a few
+    batches, not Faust's 16,384 records (at 1M conversations those held 640 MB of bundles)."""
+    import faust
+
     r = rt.Runtime(Settings(batch_size=10_000))
-    asked = []
+    asked, queues = [], []
 
     async def fake_batches(app, channel, max_, linger):
         asked.append(max_)
+        queues.append(channel.queue)
         yield [event(0)]
 
     monkeypatch.setattr(rt, "batches", fake_batches)
+    app = faust.App("t-bundles", broker="kafka://127.0.0.1:1", stream_buffer_maxsize=16_384)  # never reached
     tasks = []
-    channel = SimpleNamespace(maxsize=None)
-    app = SimpleNamespace(task=tasks.append, topics=SimpleNamespace(add=lambda c: None))
-    source = SimpleNamespace(clone=lambda **kw: channel)
+    monkeypatch.setattr(app, "task", tasks.append)
     r.app = app
 
     async def apply(events):
         pass
 
-    rt.batch_agent(app, r, source, "people", apply, bundles=bundles)
-    asyncio.run(tasks[0]())
+    async def scenario():
+        rt.batch_agent(app, r, app.topic("people-updates", value_type=bytes), "people", apply, bundles=bundles)
+        await tasks[0]()
+
+    asyncio.run(scenario())
     per_batch = 10_000 // rt.BUNDLE_BATCH_DIVISOR if bundles else 10_000
     assert asked == [per_batch]
-    assert channel.maxsize == (rt.BUNDLE_BATCHES_QUEUED * per_batch if bundles else None)
+    assert queues[0].maxsize == (rt.BUNDLE_BATCHES_QUEUED * per_batch if bundles else 16_384)
