@@ -690,6 +690,10 @@ def exports_on_kept_state(args, settings: Settings, work: Path, out: dict) -> No
         worker.wait_health(timeout=1800)
         lag_topics = settings.input_topics() + [settings.topic(t) for t in INTERNAL]
         asyncio.run(watch_lag(settings, lag_topics, settings.app_id, worker))
+        # An export waits for the worker's directory and contact copies, which a new worker rebuilds
+        # from the changelogs (after an ingest they are long caught up): one small export first.
+        first_day, _, as_of = export_range(args)
+        timed_export(settings, export_request("agent_presence", first_day, first_day, as_of), args.export_timeout)
         log(f"worker caught up on the kept state after {time.time() - t_spawn:.1f} s")
         rss.phase("exports")
         measure_exports(args, settings, worker, fig, notes)
