@@ -44,6 +44,11 @@ class ExportRequest:
         """What identifies the request's answer (a repeat with the same params gets the same result)."""
         return asdict(self)
 
+    @classmethod
+    def from_params(cls, params: dict) -> "ExportRequest":
+        """The request again from its ``params()``, also after a JSON round trip (a shard's, a scan process's)."""
+        return cls(**{**params, "channels": tuple(params["channels"])})
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)

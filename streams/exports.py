@@ -29,12 +29,12 @@ from convoflow.topics import changelog_topic, end_offsets, partitions_of, partit
 from exporters import csvfile
 from exporters.context import ReportContext
 from exporters.lookups import LOOKUPS
-from exporters.reports import (REPORTS, Report, append_run, decoder, merge_lines, merge_parts, read_run, shard_lines,
+from exporters.reports import (REPORTS, Report, append_run, merge_lines, merge_parts, read_run, shard_lines,
                                shard_part)
 from exporters.request import BadRequest, ExportRequest, parse_request
 from streams.replica import Replica
 from streams.runtime import Runtime, dumps, loads, log, partition_for, poll
-from streams.scan_process import ScanProcesses, read_runs, scan_store
+from streams.scan_process import ScanProcesses, read_runs, store_states
 
 PART_BYTES = 256 * 1024
 MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
@@ -349,25 +349,18 @@ class Shards:
             await self.reply(token, p, [], True, error=str(exc) or repr(exc))
 
     async def scan(self, token: str, p: int, req: dict) -> None:
-        params = {**req["request"], "channels": tuple(req["request"]["channels"])}
         report = REPORTS.get(req["report"]) or LOOKUPS[req["report"]]
         keys = req.get("keys")
         dbs = {source: self.tables[source].data._db_for_partition(p) for source in report.sources}
         if req.get("lines") and keys is None and self.processes is not None and self.processes.wanted(dbs):
             await self.scan_with_process(token, p, req, dbs)
             return
-        ctx = report_context(self.replica, self.runtime, ExportRequest(**params), req["as_of_us"])
-
-        def states():
-            for source, db in dbs.items():
-                decode = decoder(report, source)
-                for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
-                    yield source, key.decode(), decode(value)
-
+        ctx = report_context(self.replica, self.runtime, ExportRequest.from_params(req["request"]), req["as_of_us"])
+        states = store_states(report, dbs, keys)
         if req.get("lines"):
-            await self.send(token, p, shard_lines(report, ctx, states()), _line_size, lines=True)
+            await self.send(token, p, shard_lines(report, ctx, states), _line_size, lines=True)
         else:
-            await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states())), _json_size)
+            await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states)), _json_size)
 
     async def scan_with_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
         """A row report's shard scanned by a process of its own (``streams.scan_process``). A coordinator

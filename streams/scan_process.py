@@ -66,6 +66,15 @@ def scan_store(db, keys: list | None):
                 yield k, value
 
 
+def store_states(report, dbs: dict, keys: dict | None = None):
+    """``(table, key, state)`` of a partition's stores (table -> store) as the report reads them: every
+    key, or with ``keys`` ({table: [[kind, key], ...]}) only those (a live lookup)."""
+    for source, db in dbs.items():
+        decode = decoder(report, source)
+        for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
+            yield source, key.decode(), decode(value)
+
+
 def estimated_keys(db) -> int:
     return db.property_int_value("rocksdb.estimate-num-keys") or 0
 
@@ -74,19 +83,21 @@ def write_runs(items, directory: str) -> list[list]:
     """``shard_lines``' ``(run, [sort_key, line])`` into one file per run; ``[[run, path], ...]``."""
     files: dict[int, object] = {}
     chunks: dict[int, list] = {}
+
+    def write(run: int) -> None:
+        if run not in files:
+            files[run] = open(os.path.join(directory, f"run-{run}.jsonl"), "wb")
+        append_run(files[run], chunks[run])
+        chunks[run] = []
+
     try:
         for run, item in items:
             chunk = chunks.setdefault(run, [])
             chunk.append(item)
             if len(chunk) >= RUN_CHUNK:
-                if run not in files:
-                    files[run] = open(os.path.join(directory, f"run-{run}.jsonl"), "wb")
-                append_run(files[run], chunk)
-                chunk.clear()
-        for run, chunk in chunks.items():
-            if run not in files:
-                files[run] = open(os.path.join(directory, f"run-{run}.jsonl"), "wb")
-            append_run(files[run], chunk)
+                write(run)
+        for run in list(chunks):
+            write(run)
     finally:
         for f in files.values():
             f.close()
@@ -104,21 +115,13 @@ def read_runs(runs: list[list]):
 def scan(job: dict, directory: str) -> list[list]:
     """The helper's work: the job's report over the checkpoints in ``directory``, into run files there."""
     report = REPORTS[job["report"]]
-    params = {**job["request"], "channels": tuple(job["request"]["channels"])}
     contacts = ContactCopy.open_checkpoint(os.path.join(directory, CONTACTS))
-    ctx = ReportContext(ExportRequest(**params), job["as_of_us"], Directory(job["directory"]), contacts.get,
-                        job["url_template"])
+    ctx = ReportContext(ExportRequest.from_params(job["request"]), job["as_of_us"], Directory(job["directory"]),
+                        contacts.get, job["url_template"])
     stores = {source: Rdict(os.path.join(directory, source), options=Options(raw_mode=True),
                             access_type=AccessType.read_only()) for source in report.sources}
-
-    def states():
-        for source, db in stores.items():
-            decode = decoder(report, source)
-            for key, value in scan_store(db, None):
-                yield source, key.decode(), decode(value)
-
     try:
-        return write_runs(shard_lines(report, ctx, states()), directory)
+        return write_runs(shard_lines(report, ctx, store_states(report, stores)), directory)
     finally:
         for db in stores.values():
             db.close()

@@ -45,7 +45,8 @@ def test_row_reports_from_scan_processes(processes, events, export_type):
 
 
 def test_scan_processes_leave_nothing_behind(processes, events):
-    processes.export("conversations_resolved", "UTC", FIRST, LAST, as_of=AS_OF)
+    result, _ = processes.export("conversations_resolved", "UTC", FIRST, LAST, as_of=AS_OF)
+    assert result["status"] == "completed", result
     for w in processes.workers:
         scans = w.data_dir / "export-scans"
         assert not scans.exists() or not any(scans.iterdir()), list(scans.iterdir())

@@ -55,7 +55,7 @@ def simulated():
 
 def expected_lines(values, directory, contacts) -> list[str]:
     report = REPORTS["conversations_resolved"]
-    ctx = ReportContext(ExportRequest(**{**REQUEST, "channels": ()}), AS_OF, Directory(directory),
+    ctx = ReportContext(ExportRequest.from_params(REQUEST), AS_OF, Directory(directory),
                         lambda c: contacts.get(c, NONE))
     states = (("conversations", k.decode(), conversation.decode_summary(v)) for k, v in sorted(values.items())
               if not k.startswith(b"__faust"))
