@@ -17,21 +17,23 @@ import faust
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, memory, metrics, people, presence,
-    restore, schedule, watchdog, web,
+    contacts, conversations, dashboard, directory, exports, lookups, memory, metrics, people, presence, restore,
+    schedule, watchdog, web,
 )
+from streams.faust_ext import SCHEME, audit, broker_urls, transport
 from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log
 
 
 def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
-    faust_fixes.apply()
+    audit.check()
     configure_rocksdb_memory(*settings.rocksdb_memory())
     app = faust.App(
         settings.app_id,
-        broker=settings.broker,
+        broker=broker_urls(settings.bootstrap),  # convoflow's transport (streams/faust_ext/transport.py)
         broker_credentials=settings.faust_credentials(),
-        store="rocksdb://",
+        store=f"{SCHEME}://",  # convoflow's RocksDB store (streams/faust_ext/store.py)
+        TableManager="streams.faust_ext.tables:TableManager",
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,
@@ -65,7 +67,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
     watchdog.register(app, runtime)
-    faust_fixes.register(app)
+    transport.register(app)
     memory.register(app, settings.malloc_trim_every())
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
@@ -100,6 +102,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    audit.check()  # before anything connects: a Faust that is not the audited one is a setting error
     os.makedirs(settings.data_dir, exist_ok=True)
     os.makedirs(settings.export_dir, exist_ok=True)
     memory.fix_mmap_threshold()
