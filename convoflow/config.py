@@ -76,8 +76,9 @@ def one_of(*choices: str) -> Kind:
 def _broker_url(raw: str) -> str:
     for address in raw.replace(";", ",").split(","):
         scheme, _, hostport = address.strip().rpartition("://")
-        host, _, port = hostport.partition(":")
-        if scheme not in ("", "kafka") or not host or port and not (port.isdigit() and 0 < int(port) < 65536):
+        has_port = ":" in hostport and not hostport.endswith("]")  # none: 9092 ([::1] is a host)
+        host, port = hostport.rsplit(":", 1) if has_port else (hostport, "")
+        if scheme not in ("", "kafka", "aiokafka") or not host or has_port and not (port.isdigit() and 0 < int(port) < 65536):
             raise ValueError(raw)
     return raw.strip()
 
@@ -142,63 +143,87 @@ def _cores() -> str:
 
 @dataclass
 class Settings:
-    broker: str = setting("CONVOFLOW_BROKER", "kafka://127.0.0.1:9092", BROKER,
-                          "Kafka bootstrap servers (`--broker`)")
-    topic_prefix: str = setting("CONVOFLOW_TOPIC_PREFIX", "", TEXT,
-                                "prefix of every topic and of the consumer group, so that deployments can share a broker (`--topic-prefix`)")
-    partitions: int = setting("CONVOFLOW_PARTITIONS", "4", whole(1),
-                              "partitions of the topics convoflow creates (`--partitions`)")
+    # One declaration per setting: field = setting(variable, default as text, what it accepts, meaning).
+    broker: str = setting("CONVOFLOW_BROKER", "kafka://127.0.0.1:9092", BROKER, "Kafka bootstrap servers (`--broker`)")
+    topic_prefix: str = setting(
+        "CONVOFLOW_TOPIC_PREFIX", "", TEXT,
+        "prefix of every topic and of the consumer group, so that deployments can share a broker (`--topic-prefix`)")
+    partitions: int = setting(
+        "CONVOFLOW_PARTITIONS", "4", whole(1), "partitions of the topics convoflow creates (`--partitions`)")
     data_dir: str = setting("CONVOFLOW_DATA_DIR", "data", NAME, "a worker's local RocksDB state (`--data-dir`)")
-    export_dir: str = setting("CONVOFLOW_EXPORT_DIR", "exports", NAME, "where a worker writes CSV files (`--export-dir`)")
+    export_dir: str = setting(
+        "CONVOFLOW_EXPORT_DIR", "exports", NAME, "where a worker writes CSV files (`--export-dir`)")
     web_port: int = setting("CONVOFLOW_WEB_PORT", "6066", PORT, "a worker's HTTP port (`--web-port`)")
-    web_host: str = setting("CONVOFLOW_WEB_HOST", "127.0.0.1", NAME,
-                            "the name other workers reach a worker's HTTP port by (`--web-host`)")
-    web_bind: str = setting("CONVOFLOW_WEB_BIND", "127.0.0.1", NAME, "the interface a worker's HTTP port listens on")
-    web_url: str = setting("CONVOFLOW_WEB_URL", "http://127.0.0.1:6066", NAME,
-                           "a worker's address, where `convoflow export` downloads a file it cannot read locally (`--web-url`)")
-    url_template: str = setting("CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}", TEXT,
-                                "the Conversation URL column; `{conversation_id}` is replaced")
-    export_timeout: float = setting("CONVOFLOW_EXPORT_TIMEOUT", "300", number(1, unit=" of seconds"),
-                                    "how long each step of an export (a shard's scan, a scheduled export) may take before it fails")
-    batch_size: int = setting("CONVOFLOW_BATCH_SIZE", "10000", whole(1),
-                              "most events an agent applies at once (the people and contacts agents: a hundredth as many bundles)")
-    # How long an agent waits for a batch to fill: each key of a batch is read and written once.
-    batch_linger: float = setting("CONVOFLOW_BATCH_LINGER_MS", "50", number(0, 1 / 1000, " of milliseconds"),
-                                  "how long an agent waits for a batch to fill: a longer wait writes less and adds that much latency")
-    # Operators (streams/schedule.py, streams/dashboard.py).
-    schedules: str = setting("CONVOFLOW_SCHEDULES", "", TEXT,
-                             "scheduled exports, JSON (see Scheduled exports); a bad one is logged and runs none")
-    schedule_file: str = setting("CONVOFLOW_SCHEDULE_FILE", "", TEXT, "a file with more scheduled exports, the same JSON")
-    schedule_interval: float = setting("CONVOFLOW_SCHEDULE_INTERVAL", "60", number(0.1, unit=" of seconds"),
-                                       "how often the scheduler looks for ended periods")
-    dashboard_cache_seconds: float = setting("CONVOFLOW_DASHBOARD_CACHE", "1", number(0, unit=" of seconds"),
-                                             "how long the dashboard reuses one answer")
-    # RocksDB memory of a worker, all its stores together: one cache, with the write buffers charged to it.
-    rocksdb_cache_mb: int = setting("CONVOFLOW_ROCKSDB_CACHE_MB", "256", whole(2),
-                                    "RocksDB memory of a worker, all its tables and partitions together: one cache")
-    rocksdb_write_buffers_mb: int = setting("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128", whole(1),
-                                            "the most of that cache the write buffers take; less than the cache")
-    # How often the worker gives the C heap's free pages back to the system (streams.memory); 0: never.
-    malloc_trim_seconds: float = setting("CONVOFLOW_MALLOC_TRIM_SECONDS", "0", number(0, unit=" of seconds"),
-                                         "how often a worker hands the C heap's free pages back to the system (glibc `malloc_trim`); 0: never")
-    # Row exports of large partitions: scanned by up to this many processes at once (streams.scan_process);
-    # 0: always in the worker. A partition of fewer keys (RocksDB's estimate) is scanned in the worker.
-    export_processes: int = setting("CONVOFLOW_EXPORT_PROCESSES", _cores, whole(0),
-                                    "most row-export scans that run in processes of their own at once; 0: all in the worker",
-                                    shown="the number of cores")
-    export_process_min_keys: int = setting("CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "20000", whole(0),
-                                           "least keys of a partition whose row-export scan gets a process of its own")
-    api_token: str = setting("CONVOFLOW_API_TOKEN", "", TEXT,
-                             "when set, every HTTP request needs `Authorization: Bearer <token>`")
-    # Kafka security, passed to Faust and to every plain aiokafka client.
-    kafka_security_protocol: str = setting("CONVOFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", one_of(*SECURITY_PROTOCOLS),
-                                           "how every Kafka client connects: TLS (`SSL`), SASL, both, or neither")
-    kafka_sasl_mechanism: str = setting("CONVOFLOW_KAFKA_SASL_MECHANISM", "PLAIN", one_of(*SASL_MECHANISMS),
-                                        "the SASL mechanism, with `SASL_PLAINTEXT` or `SASL_SSL`")
+    web_host: str = setting(
+        "CONVOFLOW_WEB_HOST", "127.0.0.1", NAME, "the name other workers reach a worker's HTTP port by (`--web-host`)")
+    web_bind: str = setting(
+        "CONVOFLOW_WEB_BIND", "127.0.0.1", NAME, "the interface a worker's HTTP port listens on")
+    web_url: str = setting(
+        "CONVOFLOW_WEB_URL", "http://127.0.0.1:6066", NAME,
+        "a worker's address, where `convoflow export` downloads a file it cannot read locally (`--web-url`)")
+    url_template: str = setting(
+        "CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}", TEXT,
+        "the Conversation URL column; `{conversation_id}` is replaced")
+    export_timeout: float = setting(
+        "CONVOFLOW_EXPORT_TIMEOUT", "300", number(1, unit=" of seconds"),
+        "how long each step of an export (a shard's scan, a scheduled export) may take before it fails")
+    batch_size: int = setting(
+        "CONVOFLOW_BATCH_SIZE", "10000", whole(1),
+        "most events an agent applies at once (the people and contacts agents: a hundredth as many bundles)")
+    # Each key of a batch is read and written once: a longer wait writes less.
+    batch_linger: float = setting(
+        "CONVOFLOW_BATCH_LINGER_MS", "50", number(0, 1 / 1000, " of milliseconds"),
+        "how long an agent waits for a batch to fill: a longer wait writes less and adds that much latency")
+    schedules: str = setting(
+        "CONVOFLOW_SCHEDULES", "", TEXT,
+        "scheduled exports, JSON (see Scheduled exports); a bad one is logged and runs none")
+    schedule_file: str = setting(
+        "CONVOFLOW_SCHEDULE_FILE", "", TEXT, "a file with more scheduled exports, the same JSON")
+    schedule_interval: float = setting(
+        "CONVOFLOW_SCHEDULE_INTERVAL", "60", number(0.1, unit=" of seconds"), "how often the scheduler looks for ended periods")
+    dashboard_cache_seconds: float = setting(
+        "CONVOFLOW_DASHBOARD_CACHE", "1", number(0, unit=" of seconds"), "how long the dashboard reuses one answer")
+    # One RocksDB cache for all the stores of a worker, with the write buffers charged to it.
+    rocksdb_cache_mb: int = setting(
+        "CONVOFLOW_ROCKSDB_CACHE_MB", "256", whole(2),
+        "RocksDB memory of a worker, all its tables and partitions together: one cache")
+    rocksdb_write_buffers_mb: int = setting(
+        "CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128", whole(1),
+        "the most of that cache the write buffers take; less than the cache")
+    malloc_trim_seconds: float = setting(
+        "CONVOFLOW_MALLOC_TRIM_SECONDS", "0", number(0, unit=" of seconds"),
+        "how often a worker hands the C heap's free pages back to the system (glibc `malloc_trim`); "
+        "0: never, the default, as it cost about 8 % of ingest (docs/performance.md)")
+    # streams.scan_process: a partition of fewer keys (RocksDB's estimate) is scanned in the worker.
+    export_processes: int = setting(
+        "CONVOFLOW_EXPORT_PROCESSES", _cores, whole(0),
+        "most row-export scans (conversations, messages, responses) that run in processes of their own at once, "
+        "so that a large export uses every core; 0: all in the worker", shown="the number of cores")
+    export_process_min_keys: int = setting(
+        "CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "20000", whole(0),
+        "least keys of a partition whose row-export scan gets a process of its own")
+    api_token: str = setting(
+        "CONVOFLOW_API_TOKEN", "", TEXT, "when set, every HTTP request needs `Authorization: Bearer <token>`")
+    # Kafka security, passed to Faust and to every plain aiokafka client (kafka_kwargs, faust_credentials).
+    kafka_security_protocol: str = setting(
+        "CONVOFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", one_of(*SECURITY_PROTOCOLS),
+        "how every Kafka client connects: TLS (`SSL`), SASL, both, or neither")
+    kafka_sasl_mechanism: str = setting(
+        "CONVOFLOW_KAFKA_SASL_MECHANISM", "PLAIN", one_of(*SASL_MECHANISMS),
+        "the SASL mechanism, with `SASL_PLAINTEXT` or `SASL_SSL`")
     kafka_sasl_username: str = setting("CONVOFLOW_KAFKA_SASL_USERNAME", "", TEXT, "the SASL user; needed with SASL")
-    kafka_sasl_password: str = setting("CONVOFLOW_KAFKA_SASL_PASSWORD", "", TEXT, "the SASL user's password; needed with SASL")
-    kafka_ssl_cafile: str = setting("CONVOFLOW_KAFKA_SSL_CAFILE", "", FILE,
-                                    "PEM file of the CAs that sign the brokers' certificates, with `SSL` or `SASL_SSL`; empty: the system's")
+    kafka_sasl_password: str = setting(
+        "CONVOFLOW_KAFKA_SASL_PASSWORD", "", TEXT, "the SASL user's password; needed with SASL")
+    kafka_ssl_cafile: str = setting(
+        "CONVOFLOW_KAFKA_SSL_CAFILE", "", FILE,
+        "PEM file of the CAs that sign the brokers' certificates, with `SSL` or `SASL_SSL`; empty: the system's")
+
+    @classmethod
+    def from_environ(cls, environ, **given) -> "Settings":
+        """The settings of another environment (a mapping of variables), with ``given`` values as they are."""
+        read = {f.name: f.metadata["setting"].read(environ) for f in fields(cls)
+                if "setting" in f.metadata and f.name not in given}
+        return cls(**read, **given)
 
     def rocksdb_memory(self) -> tuple[int, int]:
         """(cache bytes, write buffer bytes) for ``streams.runtime.configure_rocksdb_memory``."""

@@ -62,11 +62,12 @@ async def check_connection(settings: Settings, timeout: float = 15.0) -> None:
         try:
             conn = await create_conn(host, int(port), request_timeout_ms=int(timeout * 1000), **kwargs)
         except SaslAuthenticationFailed as exc:
-            raise ConfigError(f"Kafka at {address} refused the credentials of {settings.describe_connection()}: "
-                              f"{exc} (CONVOFLOW_KAFKA_SASL_USERNAME, CONVOFLOW_KAFKA_SASL_PASSWORD)") from None
+            said = exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc.description
+            raise ConfigError(f"Kafka at {address} refused the credentials of {settings.describe_connection()} "
+                              f"({said}): check CONVOFLOW_KAFKA_SASL_USERNAME and CONVOFLOW_KAFKA_SASL_PASSWORD") from None
         except UnsupportedSaslMechanismError as exc:
             raise ConfigError(f"Kafka at {address} does not accept CONVOFLOW_KAFKA_SASL_MECHANISM="
-                              f"{settings.kafka_sasl_mechanism}: {exc}") from None
+                              f"{settings.kafka_sasl_mechanism.upper()} ({exc.description})") from None
         except ssl.SSLCertVerificationError as exc:
             raise ConfigError(f"Kafka at {address}: its certificate is not trusted ({exc.verify_message}); "
                               f"CONVOFLOW_KAFKA_SSL_CAFILE names the CA that signs it") from None
