@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.conn import create_conn
+from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.errors import (
-    BrokerResponseError, KafkaConnectionError, KafkaError, SaslAuthenticationFailed, TopicAlreadyExistsError, UnsupportedSaslMechanismError,
-    for_code,
+    BrokerResponseError, KafkaConnectionError, KafkaError, SaslAuthenticationFailed, TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError, for_code,
 )
 
 from convoflow.config import ConfigError, Settings
@@ -57,10 +56,10 @@ async def check_connection(settings: Settings, timeout: float = 15.0) -> None:
     kwargs = settings.kafka_kwargs()
     how = f"{settings.broker} ({settings.describe_connection()})"
     reasons = []
-    for address in settings.bootstrap.split(","):
-        host, _, port = address.strip().rpartition(":") if ":" in address else (address.strip(), ":", "9092")
+    for host, port, _ in collect_hosts(settings.bootstrap, randomize=False):
+        address = f"{host}:{port}"
         try:
-            conn = await create_conn(host, int(port), request_timeout_ms=int(timeout * 1000), **kwargs)
+            conn = await create_conn(host, port, request_timeout_ms=int(timeout * 1000), **kwargs)
         except SaslAuthenticationFailed as exc:
             said = exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc.description
             raise ConfigError(f"Kafka at {address} refused the credentials of {settings.describe_connection()} "
@@ -78,8 +77,8 @@ async def check_connection(settings: Settings, timeout: float = 15.0) -> None:
                 reason = f"{exc.message}: {exc.description}"
             else:
                 reason = str(exc) or exc.__class__.__name__
-            if not isinstance(exc, (ConnectionRefusedError, socket.gaierror)):  # it answered, but not as expected
-                reason += " (does the listener use this security protocol?)"
+            if isinstance(exc, (ssl.SSLError, ConnectionResetError, KafkaError, asyncio.TimeoutError)):
+                reason += " (does the listener use this security protocol?)"  # it answered, but not as expected
             reasons.append(f"{address}: {reason}")
             continue
         conn.close()
