@@ -95,7 +95,17 @@ def _not_empty(raw: str) -> str:
     return raw
 
 
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 TEXT = Kind("any text", str)
+FLAG = Kind("1, true, yes or on; or 0, false, no, off or empty", _flag)
 NAME = Kind("any text, not empty", _not_empty)
 BROKER = Kind("kafka://HOST:PORT (the port defaults to 9092), several separated by commas", _broker_url)
 PORT = whole(1, 65535)

@@ -116,6 +116,17 @@ def test_a_bad_option_is_rejected_like_the_variable(capsys):
     assert "argument --partitions: '0' is not valid: expected a whole number, at least 1" in capsys.readouterr().err
 
 
+def test_kinds_accept_what_they_say():
+    assert [config.FLAG(v) for v in ("1", "True", " yes", "on", "", "0", "false", "No", "OFF")] == [True] * 4 + [False] * 5
+    assert config.whole(1)(" 12 ") == 12 and config.PORT("65535") == 65535
+    assert config.number(0, 1 / 1000)("250") == 0.25
+    assert config.one_of("PLAINTEXT", "SSL")("ssl") == "SSL"
+    for kind, bad in ((config.FLAG, "maybe"), (config.whole(1), "1.5"), (config.PORT, "0"), (config.number(0), "inf"),
+                      (config.NAME, "  "), (config.BROKER, "kafka://:9092"), (config.BROKER, "http://host:9092")):
+        with pytest.raises(ValueError):
+            kind(bad)
+
+
 def test_sasl_needs_a_user_and_a_password():
     with pytest.raises(config.ConfigError, match="needs CONVOFLOW_KAFKA_SASL_USERNAME and CONVOFLOW_KAFKA_SASL_PASSWORD"):
         config.Settings(kafka_security_protocol="SASL_SSL", kafka_sasl_username="u").kafka_kwargs()
