@@ -11,20 +11,36 @@ import urllib.request
 import uuid
 
 
-from convoflow.config import Settings
+from convoflow.config import SETTINGS, ConfigError, Settings
+
+
+def _env(var: str) -> dict:
+    """An option's default: the setting ``var`` (read and checked by ``Settings``, so that a bad value
+    in the environment is reported by main() and never stops ``--help``); its type checks a given value."""
+    s = SETTINGS[var]
+
+    def checked(raw: str):
+        try:
+            return s.kind(raw)
+        except (ValueError, TypeError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{raw!r} is not valid: expected {s.kind.expected}") from None
+
+    return {"default": None, "type": checked, "metavar": var.removeprefix("CONVOFLOW_")}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", default=os.environ.get("CONVOFLOW_BROKER", "kafka://127.0.0.1:9092"),
-                   help="Kafka broker URL (env CONVOFLOW_BROKER; default %(default)s)")
-    p.add_argument("--topic-prefix", default=os.environ.get("CONVOFLOW_TOPIC_PREFIX", ""),
+    p.add_argument("--broker", **_env("CONVOFLOW_BROKER"),
+                   help="Kafka broker URL (env CONVOFLOW_BROKER; default kafka://127.0.0.1:9092)")
+    p.add_argument("--topic-prefix", **_env("CONVOFLOW_TOPIC_PREFIX"),
                    help="prefix of every topic, so that deployments can share a broker (env CONVOFLOW_TOPIC_PREFIX)")
-    p.add_argument("--partitions", type=int, default=int(os.environ.get("CONVOFLOW_PARTITIONS", "4")),
-                   help="partitions of every topic created (env CONVOFLOW_PARTITIONS; default %(default)s)")
+    p.add_argument("--partitions", **_env("CONVOFLOW_PARTITIONS"),
+                   help="partitions of every topic created (env CONVOFLOW_PARTITIONS; default 4)")
 
 
 def _settings(args, **extra) -> Settings:
-    return Settings(broker=args.broker, topic_prefix=args.topic_prefix, partitions=args.partitions, **extra)
+    """The settings of the environment, with the options given on the command line."""
+    given = dict(broker=args.broker, topic_prefix=args.topic_prefix, partitions=args.partitions, **extra)
+    return Settings(**{k: v for k, v in given.items() if v is not None})
 
 
 def cmd_worker(args) -> int:
@@ -51,8 +67,6 @@ def cmd_publish(args) -> int:
         return 130
     except Exception as exc:  # a broker error while publishing: one line, no traceback
         from aiokafka.errors import KafkaConnectionError
-
-        from convoflow.config import ConfigError
 
         if isinstance(exc, (KafkaConnectionError, ConfigError)):
             raise  # main() says it, like for every command
@@ -90,7 +104,8 @@ def cmd_export(args) -> int:
     def progress(result):
         print(f"{result['request_id']}: {result['status']} ({time.monotonic() - started:.1f} s)", file=sys.stderr)
 
-    result = asyncio.run(request_export(_settings(args), request, args.timeout, progress))
+    settings = _settings(args, web_url=args.web_url)
+    result = asyncio.run(request_export(settings, request, args.timeout, progress))
     if result["status"] != "completed":
         print(f"export failed: {result.get('error')}", file=sys.stderr)
         return 1
@@ -99,7 +114,7 @@ def cmd_export(args) -> int:
         if os.path.abspath(result["file"]) != os.path.abspath(out):
             shutil.copyfile(result["file"], out)
     else:
-        url = f"{args.web_url.rstrip('/')}/exports/{request['request_id']}.csv"
+        url = f"{settings.web_url.rstrip('/')}/exports/{request['request_id']}.csv"
         with urllib.request.urlopen(url, timeout=args.timeout) as resp, open(out, "wb") as f:
             shutil.copyfileobj(resp, f)
     print(f"{result['rows']} rows -> {out}")
@@ -109,6 +124,7 @@ def cmd_export(args) -> int:
 def cmd_simulate(args) -> int:
     from convoflow import simulate
 
+    settings = _settings(args)  # checked even when only writing a file
     events = simulate.generate(seed=args.seed, agents=args.agents, conversations=args.conversations, days=args.days,
                                start=args.start)
     if args.duplicates or args.disorder:
@@ -116,7 +132,7 @@ def cmd_simulate(args) -> int:
     if args.publish:
         from convoflow.publish import publish_events
 
-        summary = asyncio.run(publish_events(_settings(args), events))
+        summary = asyncio.run(publish_events(settings, events))
         print(f"published {summary.published} events: " + ", ".join(f"{t} {n}" for t, n in sorted(summary.per_topic.items())))
         return 0
     out = sys.stdout.buffer if args.out == "-" else open(args.out, "wb")
@@ -134,10 +150,10 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("worker", help="run a worker (Faust agents, tables, exports, web)")
     _common(p)
-    p.add_argument("--data-dir", default=os.environ.get("CONVOFLOW_DATA_DIR", "data"), help="local state (RocksDB)")
-    p.add_argument("--export-dir", default=os.environ.get("CONVOFLOW_EXPORT_DIR", "exports"), help="where CSV files go")
-    p.add_argument("--web-port", type=int, default=int(os.environ.get("CONVOFLOW_WEB_PORT", "6066")))
-    p.add_argument("--web-host", default=os.environ.get("CONVOFLOW_WEB_HOST", "127.0.0.1"))
+    p.add_argument("--data-dir", **_env("CONVOFLOW_DATA_DIR"), help="local state (RocksDB)")
+    p.add_argument("--export-dir", **_env("CONVOFLOW_EXPORT_DIR"), help="where CSV files go")
+    p.add_argument("--web-port", **_env("CONVOFLOW_WEB_PORT"))
+    p.add_argument("--web-host", **_env("CONVOFLOW_WEB_HOST"))
     p.add_argument("--loglevel", default="info")
     p.set_defaults(func=cmd_worker)
 
@@ -161,7 +177,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", help="output path (default REQUEST_ID.csv)")
     p.add_argument("--request-id", help="request id (default: a new one)")
     p.add_argument("--timeout", type=float, default=600.0)
-    p.add_argument("--web-url", default=os.environ.get("CONVOFLOW_WEB_URL", "http://127.0.0.1:6066"),
+    p.add_argument("--web-url", **_env("CONVOFLOW_WEB_URL"),
                    help="a worker's web address, to download the file when it is not on this machine")
     p.set_defaults(func=cmd_export)
 
@@ -181,13 +197,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from aiokafka.errors import KafkaConnectionError
 
-    from convoflow.config import ConfigError
+    from convoflow.topics import BrokerUnreachable
 
     try:
         return args.func(args)
+    except BrokerUnreachable as exc:  # says where and how it tried
+        print(f"convoflow: {exc}", file=sys.stderr)
+        return 2
     except KafkaConnectionError as exc:
-        protocol = os.environ.get("CONVOFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
-        print(f"convoflow: cannot connect to Kafka at {args.broker} (security protocol {protocol}): {exc}",
+        settings = _settings(args)
+        print(f"convoflow: cannot connect to Kafka at {settings.broker} ({settings.describe_connection()}): {exc}",
               file=sys.stderr)
         return 2
     except ConfigError as exc:

@@ -1,62 +1,239 @@
-"""Settings shared by the worker and the command-line tools; environment variables are the defaults."""
+"""Settings shared by the worker and the command-line tools; environment variables are the defaults.
+
+Each setting is declared once, as a field of ``Settings``: its variable, its default, what it accepts
+and what it means. A value read from the environment is checked when ``Settings()`` is made, so a bad
+one is a ``ConfigError`` naming the variable, the value and what is expected. The table of settings in
+docs/operations.md is generated from these declarations (``python -m convoflow.config --write
+docs/operations.md``) and a test checks that it is current.
+"""
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable
 
 from convoflow.events import TOPICS
 
 INTERNAL_TOPICS = ("contact-updates", "people-updates", "export-shards", "export-parts")
 CONTROL_TOPICS = ("export-requests", "export-results", "dead-letters")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 class ConfigError(ValueError):
-    """A setting that cannot work; the command says so and exits."""
+    """A setting that cannot work; the command says so in one line and exits with status 2."""
 
 
-def env(name: str, default: str) -> str:
-    return os.environ.get(name, default)
+# ------------------------------------------------------------------ what a setting accepts
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a setting accepts (``expected``, said in errors and in the table) and how its text becomes its value."""
+
+    expected: str
+    convert: Callable[[str], Any]
+
+    def __call__(self, raw: str) -> Any:
+        """The value of ``raw``; ValueError when it is not one this kind accepts."""
+        return self.convert(raw)
+
+
+def _at_least(value, least):
+    if not (math.isfinite(value) and value >= least):
+        raise ValueError(value)
+    return value
+
+
+def whole(least: int = 0, most: int | None = None) -> Kind:
+    def convert(raw: str) -> int:
+        value = _at_least(int(raw.strip()), least)
+        if most is not None and value > most:
+            raise ValueError(value)
+        return value
+
+    return Kind(f"a whole number from {least} to {most}" if most is not None else f"a whole number, at least {least}",
+                convert)
+
+
+def number(least: float = 0, scale: float = 1, unit: str = "") -> Kind:
+    """A decimal number of at least ``least``; the value is the number times ``scale``."""
+    return Kind(f"a number{unit}, at least {least:g}", lambda raw: _at_least(float(raw.strip()), least) * scale)
+
+
+def one_of(*choices: str) -> Kind:
+    def convert(raw: str) -> str:
+        value = raw.strip().upper()
+        if value not in choices:
+            raise ValueError(raw)
+        return value
+
+    return Kind(", ".join(choices[:-1]) + " or " + choices[-1], convert)
+
+
+def _broker_url(raw: str) -> str:
+    for address in raw.replace(";", ",").split(","):
+        scheme, _, hostport = address.strip().rpartition("://")
+        has_port = ":" in hostport and not hostport.endswith("]")  # none: 9092 ([::1] is a host)
+        host, port = hostport.rsplit(":", 1) if has_port else (hostport, "")
+        if scheme not in ("", "kafka", "aiokafka") or not host or has_port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(raw)
+    return raw.strip()
+
+
+def _file_or_empty(raw: str) -> str:
+    if raw and not os.path.isfile(raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _not_empty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError(raw)
+    return raw
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+TEXT = Kind("any text", str)
+FLAG = Kind("1, true, yes or on; or 0, false, no, off or empty", _flag)
+NAME = Kind("any text, not empty", _not_empty)
+BROKER = Kind("kafka://HOST:PORT (the port defaults to 9092), several separated by commas", _broker_url)
+PORT = whole(1, 65535)
+FILE = Kind("empty, or a file that exists", _file_or_empty)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its environment variable, default (as written in the environment), kind and meaning."""
+
+    var: str
+    default: str | Callable[[], str]
+    kind: Kind
+    meaning: str
+    shown: str = ""  # the default as the table says it, when it is computed
+
+    def read(self, environ=os.environ) -> Any:
+        raw = environ.get(self.var)
+        if raw is None:
+            raw = self.default() if callable(self.default) else self.default
+        try:
+            return self.kind(raw)
+        except (ValueError, TypeError, OverflowError):
+            raise ConfigError(f"{self.var}={raw!r} is not valid: expected {self.kind.expected}") from None
+
+    @property
+    def default_text(self) -> str:
+        if self.shown:
+            return self.shown
+        return f"`{self.default}`" if self.default else "empty"
+
+
+def setting(var: str, default: str | Callable[[], str], kind: Kind, meaning: str, shown: str = ""):
+    """A ``Settings`` field read from ``var`` when not given; its declaration is its row in the settings table."""
+    spec = Setting(var, default, kind, meaning, shown)
+    return field(default_factory=spec.read, metadata={"setting": spec})
+
+
+def _cores() -> str:
+    return str(os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------ the settings
 
 
 @dataclass
 class Settings:
-    broker: str = field(default_factory=lambda: env("CONVOFLOW_BROKER", "kafka://127.0.0.1:9092"))
-    topic_prefix: str = field(default_factory=lambda: env("CONVOFLOW_TOPIC_PREFIX", ""))
-    data_dir: str = field(default_factory=lambda: env("CONVOFLOW_DATA_DIR", "data"))
-    export_dir: str = field(default_factory=lambda: env("CONVOFLOW_EXPORT_DIR", "exports"))
-    web_port: int = field(default_factory=lambda: int(env("CONVOFLOW_WEB_PORT", "6066")))
-    web_host: str = field(default_factory=lambda: env("CONVOFLOW_WEB_HOST", "127.0.0.1"))  # the name others reach it by
-    web_bind: str = field(default_factory=lambda: env("CONVOFLOW_WEB_BIND", "127.0.0.1"))  # the interface it listens on
-    partitions: int = field(default_factory=lambda: int(env("CONVOFLOW_PARTITIONS", "4")))
-    url_template: str = field(
-        default_factory=lambda: env("CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}")
-    )
-    batch_size: int = field(default_factory=lambda: int(env("CONVOFLOW_BATCH_SIZE", "10000")))
-    # How long an agent waits for a batch to fill: each key of a batch is read and written once.
-    batch_linger: float = field(default_factory=lambda: float(env("CONVOFLOW_BATCH_LINGER_MS", "50")) / 1000)
-    # Operators (streams/schedule.py, streams/dashboard.py): scheduled exports as JSON or a JSON file,
-    # how often the scheduler looks for ended periods, how long the dashboard reuses one answer.
-    schedules: str = field(default_factory=lambda: env("CONVOFLOW_SCHEDULES", ""))
-    schedule_file: str = field(default_factory=lambda: env("CONVOFLOW_SCHEDULE_FILE", ""))
-    schedule_interval: float = field(default_factory=lambda: float(env("CONVOFLOW_SCHEDULE_INTERVAL", "60")))
-    dashboard_cache_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_DASHBOARD_CACHE", "1")))
-    # RocksDB memory of a worker, all its stores together: one cache, with the write buffers charged to it.
-    rocksdb_cache_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_CACHE_MB", "256")))
-    rocksdb_write_buffers_mb: int = field(default_factory=lambda: int(env("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128")))
-    # How often the worker gives the C heap's free pages back to the system (streams.memory); 0: never.
-    malloc_trim_seconds: float = field(default_factory=lambda: float(env("CONVOFLOW_MALLOC_TRIM_SECONDS", "0")))
-    # Row exports of large partitions: scanned by up to this many processes at once (streams.scan_process);
-    # 0: always in the worker. A partition of fewer keys (RocksDB's estimate) is scanned in the worker.
-    export_processes: int = field(default_factory=lambda: int(env("CONVOFLOW_EXPORT_PROCESSES", str(os.cpu_count() or 1))))
-    export_process_min_keys: int = field(default_factory=lambda: int(env("CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "20000")))
-    # HTTP: when set, every request needs "Authorization: Bearer <token>".
-    api_token: str = field(default_factory=lambda: env("CONVOFLOW_API_TOKEN", ""))
-    # Kafka security, passed to Faust and to every plain aiokafka client.
-    kafka_security_protocol: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT"))
-    kafka_sasl_mechanism: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_MECHANISM", "PLAIN"))
-    kafka_sasl_username: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_USERNAME", ""))
-    kafka_sasl_password: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_PASSWORD", ""))
-    kafka_ssl_cafile: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SSL_CAFILE", ""))
+    # One declaration per setting: field = setting(variable, default as text, what it accepts, meaning).
+    broker: str = setting("CONVOFLOW_BROKER", "kafka://127.0.0.1:9092", BROKER, "Kafka bootstrap servers (`--broker`)")
+    topic_prefix: str = setting(
+        "CONVOFLOW_TOPIC_PREFIX", "", TEXT,
+        "prefix of every topic and of the consumer group, so that deployments can share a broker (`--topic-prefix`)")
+    partitions: int = setting(
+        "CONVOFLOW_PARTITIONS", "4", whole(1), "partitions of the topics convoflow creates (`--partitions`)")
+    data_dir: str = setting("CONVOFLOW_DATA_DIR", "data", NAME, "a worker's local RocksDB state (`--data-dir`)")
+    export_dir: str = setting(
+        "CONVOFLOW_EXPORT_DIR", "exports", NAME, "where a worker writes CSV files (`--export-dir`)")
+    web_port: int = setting("CONVOFLOW_WEB_PORT", "6066", PORT, "a worker's HTTP port (`--web-port`)")
+    web_host: str = setting(
+        "CONVOFLOW_WEB_HOST", "127.0.0.1", NAME, "the name other workers reach a worker's HTTP port by (`--web-host`)")
+    web_bind: str = setting(
+        "CONVOFLOW_WEB_BIND", "127.0.0.1", NAME, "the interface a worker's HTTP port listens on")
+    web_url: str = setting(
+        "CONVOFLOW_WEB_URL", "http://127.0.0.1:6066", NAME,
+        "a worker's address, where `convoflow export` downloads a file it cannot read locally (`--web-url`)")
+    url_template: str = setting(
+        "CONVOFLOW_URL_TEMPLATE", "https://app.convoflow.local/conversations/{conversation_id}", TEXT,
+        "the Conversation URL column; `{conversation_id}` is replaced")
+    export_timeout: float = setting(
+        "CONVOFLOW_EXPORT_TIMEOUT", "300", number(1, unit=" of seconds"),
+        "how long each step of an export (a shard's scan, a scheduled export) may take before it fails")
+    batch_size: int = setting(
+        "CONVOFLOW_BATCH_SIZE", "10000", whole(1),
+        "most events an agent applies at once (the people and contacts agents: a hundredth as many bundles)")
+    # Each key of a batch is read and written once: a longer wait writes less.
+    batch_linger: float = setting(
+        "CONVOFLOW_BATCH_LINGER_MS", "50", number(0, 1 / 1000, " of milliseconds"),
+        "how long an agent waits for a batch to fill: a longer wait writes less and adds that much latency")
+    schedules: str = setting(
+        "CONVOFLOW_SCHEDULES", "", TEXT,
+        "scheduled exports, JSON (see Scheduled exports); a bad one is logged and runs none")
+    schedule_file: str = setting(
+        "CONVOFLOW_SCHEDULE_FILE", "", TEXT, "a file with more scheduled exports, the same JSON")
+    schedule_interval: float = setting(
+        "CONVOFLOW_SCHEDULE_INTERVAL", "60", number(0.1, unit=" of seconds"), "how often the scheduler looks for ended periods")
+    dashboard_cache_seconds: float = setting(
+        "CONVOFLOW_DASHBOARD_CACHE", "1", number(0, unit=" of seconds"), "how long the dashboard reuses one answer")
+    # One RocksDB cache for all the stores of a worker, with the write buffers charged to it.
+    rocksdb_cache_mb: int = setting(
+        "CONVOFLOW_ROCKSDB_CACHE_MB", "256", whole(2),
+        "RocksDB memory of a worker, all its tables and partitions together: one cache")
+    rocksdb_write_buffers_mb: int = setting(
+        "CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128", whole(1),
+        "the most of that cache the write buffers take; less than the cache")
+    malloc_trim_seconds: float = setting(
+        "CONVOFLOW_MALLOC_TRIM_SECONDS", "0", number(0, unit=" of seconds"),
+        "how often a worker hands the C heap's free pages back to the system (glibc `malloc_trim`); "
+        "0: never, the default, as it cost about 8 % of ingest (docs/performance.md)")
+    # streams.scan_process: a partition of fewer keys (RocksDB's estimate) is scanned in the worker.
+    export_processes: int = setting(
+        "CONVOFLOW_EXPORT_PROCESSES", _cores, whole(0),
+        "most row-export scans (conversations, messages, responses) that run in processes of their own at once, "
+        "so that a large export uses every core; 0: all in the worker", shown="the number of cores")
+    export_process_min_keys: int = setting(
+        "CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "20000", whole(0),
+        "least keys of a partition whose row-export scan gets a process of its own")
+    api_token: str = setting(
+        "CONVOFLOW_API_TOKEN", "", TEXT, "when set, every HTTP request needs `Authorization: Bearer <token>`")
+    # Kafka security, passed to Faust and to every plain aiokafka client (kafka_kwargs, faust_credentials).
+    kafka_security_protocol: str = setting(
+        "CONVOFLOW_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", one_of(*SECURITY_PROTOCOLS),
+        "how every Kafka client connects: TLS (`SSL`), SASL, both, or neither")
+    kafka_sasl_mechanism: str = setting(
+        "CONVOFLOW_KAFKA_SASL_MECHANISM", "PLAIN", one_of(*SASL_MECHANISMS),
+        "the SASL mechanism, with `SASL_PLAINTEXT` or `SASL_SSL`")
+    kafka_sasl_username: str = setting("CONVOFLOW_KAFKA_SASL_USERNAME", "", TEXT, "the SASL user; needed with SASL")
+    kafka_sasl_password: str = setting(
+        "CONVOFLOW_KAFKA_SASL_PASSWORD", "", TEXT, "the SASL user's password; needed with SASL")
+    kafka_ssl_cafile: str = setting(
+        "CONVOFLOW_KAFKA_SSL_CAFILE", "", FILE,
+        "PEM file of the CAs that sign the brokers' certificates, with `SSL` or `SASL_SSL`; empty: the system's")
+
+    @classmethod
+    def from_environ(cls, environ, **given) -> "Settings":
+        """The settings of another environment (a mapping of variables), with ``given`` values as they are."""
+        read = {f.name: f.metadata["setting"].read(environ) for f in fields(cls)
+                if "setting" in f.metadata and f.name not in given}
+        return cls(**read, **given)
 
     def rocksdb_memory(self) -> tuple[int, int]:
         """(cache bytes, write buffer bytes) for ``streams.runtime.configure_rocksdb_memory``."""
@@ -81,11 +258,18 @@ class Settings:
     def kafka_kwargs(self) -> dict:
         """Connection settings for aiokafka clients (security protocol, SASL, SSL)."""
         protocol = self.kafka_security_protocol.upper()
-        if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        if protocol not in SECURITY_PROTOCOLS:
             raise ConfigError(f"CONVOFLOW_KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, not {protocol!r}")
         kwargs: dict = {"security_protocol": protocol}
         if protocol.startswith("SASL"):
-            kwargs.update(sasl_mechanism=self.kafka_sasl_mechanism, sasl_plain_username=self.kafka_sasl_username,
+            mechanism = self.kafka_sasl_mechanism.upper()
+            if mechanism not in SASL_MECHANISMS:
+                raise ConfigError(f"CONVOFLOW_KAFKA_SASL_MECHANISM must be {SETTINGS['CONVOFLOW_KAFKA_SASL_MECHANISM'].kind.expected}, "
+                                  f"not {self.kafka_sasl_mechanism!r}")
+            if not (self.kafka_sasl_username and self.kafka_sasl_password):
+                raise ConfigError(f"CONVOFLOW_KAFKA_SECURITY_PROTOCOL={protocol} needs CONVOFLOW_KAFKA_SASL_USERNAME "
+                                  "and CONVOFLOW_KAFKA_SASL_PASSWORD")
+            kwargs.update(sasl_mechanism=mechanism, sasl_plain_username=self.kafka_sasl_username,
                           sasl_plain_password=self.kafka_sasl_password)
         if protocol.endswith("SSL"):
             kwargs["ssl_context"] = self.ssl_context()
@@ -106,15 +290,23 @@ class Settings:
         """Faust's broker_credentials for the same settings (None for PLAINTEXT)."""
         import faust
 
-        protocol = self.kafka_kwargs()["security_protocol"]
+        kwargs = self.kafka_kwargs()
+        protocol = kwargs["security_protocol"]
         if protocol == "PLAINTEXT":
             return None
         if protocol == "SSL":
-            return faust.SSLCredentials(self.ssl_context())
+            return faust.SSLCredentials(kwargs["ssl_context"])
         return faust.SASLCredentials(
-            username=self.kafka_sasl_username, password=self.kafka_sasl_password, mechanism=self.kafka_sasl_mechanism,
-            ssl_context=self.ssl_context() if protocol == "SASL_SSL" else None,
+            username=self.kafka_sasl_username, password=self.kafka_sasl_password, mechanism=kwargs["sasl_mechanism"],
+            ssl_context=kwargs.get("ssl_context"),
         )
+
+    def describe_connection(self) -> str:
+        """How clients connect, for messages: the protocol, and the SASL user and mechanism when used."""
+        protocol = self.kafka_security_protocol.upper()
+        if protocol.startswith("SASL"):
+            return f"{protocol} as {self.kafka_sasl_username!r} with {self.kafka_sasl_mechanism.upper()}"
+        return protocol
 
     @property
     def bootstrap(self) -> str:
@@ -133,3 +325,62 @@ class Settings:
 
     def all_topics(self) -> list[str]:
         return [self.topic(t) for t in TOPICS + INTERNAL_TOPICS + CONTROL_TOPICS]
+
+
+# Every setting by its variable, in declaration order.
+SETTINGS: dict[str, Setting] = {f.metadata["setting"].var: f.metadata["setting"] for f in fields(Settings)
+                                if "setting" in f.metadata}
+
+
+# ------------------------------------------------------------------ the table in docs/operations.md
+
+BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
+
+
+def markdown_table() -> str:
+    """The settings table of docs/operations.md, one row per setting."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| variable | default | accepts | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS.values():
+        lines.append(f"| `{s.var}` | {cell(s.default_text)} | {cell(s.kind.expected)} | {cell(s.meaning)} |")
+    return "\n".join(lines) + "\n"
+
+
+def with_table(document: str) -> str:
+    """``document`` with the text between the settings markers replaced by the current table."""
+    head, begin, rest = document.partition(BEGIN)
+    _, end, tail = rest.partition(END)
+    if not (begin and end):
+        raise ConfigError(f"no {BEGIN} ... {END} markers")
+    return f"{head}{BEGIN}\n{markdown_table()}{END}{tail}"
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m convoflow.config",
+                                     description="Print or update the table of convoflow's settings.")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--markdown", action="store_true", help="print the table (Markdown)")
+    group.add_argument("--write", metavar="DOC", help="replace the table between the settings markers of DOC")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        sys.stdout.write(markdown_table())
+        return 0
+    try:
+        with open(args.write, encoding="utf-8") as f:
+            text = f.read()
+        updated = with_table(text)
+    except (OSError, ConfigError) as exc:
+        print(f"error: {args.write}: {exc}", file=sys.stderr)
+        return 2
+    if updated != text:
+        with open(args.write, "w", encoding="utf-8") as f:
+            f.write(updated)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

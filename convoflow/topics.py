@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.conn import collect_hosts, create_conn
+from aiokafka.errors import (
+    BrokerResponseError, KafkaConnectionError, KafkaError, SaslAuthenticationFailed, TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError, for_code,
+)
 
-from convoflow.config import Settings
+from convoflow.config import ConfigError, Settings
 
 # Tables whose changelogs every worker replicates (read-only), and the ones it only writes.
 REPLICATED_TABLES = ("directory", "contacts")
@@ -34,13 +39,62 @@ def deployment_topics(settings: Settings) -> list[NewTopic]:
     return topics
 
 
+class BrokerUnreachable(KafkaConnectionError):
+    """No bootstrap server answered; the message says which were tried, how, and what each said."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+async def check_connection(settings: Settings, timeout: float = 15.0) -> None:
+    """Connect to a bootstrap server once, the way every client connects, and close again.
+
+    A client that cannot connect logs the reason and raises only "Unable to bootstrap"; this says
+    why in one line: settings Kafka refuses (credentials, SASL mechanism, an untrusted certificate)
+    are a ``ConfigError``, anything else (nothing listening, another protocol) ``BrokerUnreachable``.
+    """
+    kwargs = settings.kafka_kwargs()
+    how = f"{settings.broker} ({settings.describe_connection()})"
+    reasons = []
+    for host, port, _ in collect_hosts(settings.bootstrap, randomize=False):
+        address = f"{host}:{port}"
+        try:
+            conn = await create_conn(host, port, request_timeout_ms=int(timeout * 1000), **kwargs)
+        except SaslAuthenticationFailed as exc:
+            said = exc.args[0] if exc.args and isinstance(exc.args[0], str) else exc.description
+            raise ConfigError(f"Kafka at {address} refused the credentials of {settings.describe_connection()} "
+                              f"({said}): check CONVOFLOW_KAFKA_SASL_USERNAME and CONVOFLOW_KAFKA_SASL_PASSWORD") from None
+        except UnsupportedSaslMechanismError as exc:
+            raise ConfigError(f"Kafka at {address} does not accept CONVOFLOW_KAFKA_SASL_MECHANISM="
+                              f"{settings.kafka_sasl_mechanism.upper()} ({exc.description})") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ConfigError(f"Kafka at {address}: its certificate is not trusted ({exc.verify_message}); "
+                              f"CONVOFLOW_KAFKA_SSL_CAFILE names the CA that signs it") from None
+        except (OSError, KafkaError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                reason = f"no answer within {timeout:g} s"
+            elif isinstance(exc, BrokerResponseError):
+                reason = f"{exc.message}: {exc.description}"
+            else:
+                reason = str(exc) or exc.__class__.__name__
+            if isinstance(exc, (ssl.SSLError, ConnectionResetError, KafkaError, asyncio.TimeoutError)):
+                reason += " (does the listener use this security protocol?)"  # it answered, but not as expected
+            reasons.append(f"{address}: {reason}")
+            continue
+        conn.close()
+        return
+    raise BrokerUnreachable(f"cannot connect to Kafka at {how}: {'; '.join(reasons)}")
+
+
 async def ensure_topics(settings: Settings) -> None:
     """Create every topic of the deployment with the configured partition count (no-op when present).
 
     Faust is told not to declare topics itself: it would send one request per topic,
     over a second of every worker's start. A new table needs its changelog listed here
-    (tests/convoflow/test_topics.py checks).
+    (tests/convoflow/test_topics.py checks). Every command and the worker call this first,
+    so a broker that cannot be reached, or that refuses the settings, stops them here.
     """
+    await check_connection(settings)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **settings.kafka_kwargs())
     await admin.start()
     try:

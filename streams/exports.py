@@ -109,7 +109,7 @@ class Coordinator:
         self.inputs = [s.topic(t) for t in TOPICS]
         self.internal = [s.topic("contact-updates"), s.topic("people-updates")]
         self.replicated = [changelog_topic(s, "directory"), changelog_topic(s, "contacts")]
-        self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
+        self.timeout = runtime.settings.export_timeout
         self.running: dict[str, asyncio.Future] = {}
 
     def start(self, event) -> None:
@@ -293,7 +293,7 @@ class Shards:
         self.app, self.runtime, self.replica, self.tables, self.inbox = app, runtime, replica, tables, inbox
         self.processes = processes
         self.running: dict[int, set] = {}
-        self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
+        self.timeout = runtime.settings.export_timeout
 
     async def reply(self, token: str, shard: int, rows: list, done: bool, error: str | None = None,
                     lines: bool = False, run: int = 0) -> None:

@@ -50,7 +50,7 @@ class Scheduler:
         self.last_file: dict[str, str] = {}  # schedule ident -> last file written
         self.counts = {"requested": 0, "written": 0, "failed": 0}
         self.wake = asyncio.Event()
-        self.timeout = float(os.environ.get("CONVOFLOW_EXPORT_TIMEOUT", "300"))
+        self.timeout = runtime.settings.export_timeout
         results.listeners.append(self.on_result)
 
     # ------------------------------------------------------------ who runs it

@@ -38,13 +38,15 @@ def free_port() -> int:
 class Deployment:
     """One convoflow deployment: a topic prefix, its workers, an export folder."""
 
-    def __init__(self, root: Path, partitions: int = 4, env: dict | None = None):
+    def __init__(self, root: Path, partitions: int = 4, env: dict | None = None, broker: str = BROKER):
         self.root = root
-        self.env = env or {}
+        self.env = env or {}  # the workers' environment; the tests' clients use its settings too
+        self.broker = broker
         self.prefix = f"t{uuid.uuid4().hex[:10]}-"
         self.partitions = partitions
         self.export_dir = root / "exports"
-        self.settings = Settings(broker=BROKER, topic_prefix=self.prefix, partitions=partitions, export_dir=str(self.export_dir))
+        self.settings = Settings.from_environ({**os.environ, **self.env}, broker=broker, topic_prefix=self.prefix,
+                                              partitions=partitions, export_dir=str(self.export_dir))
         self.workers: list[Worker] = []
 
     def start_worker(self) -> "Worker":
@@ -102,7 +104,7 @@ class Worker:
 
     def start(self) -> None:
         d = self.deployment
-        cmd = [sys.executable, "-m", "convoflow.cli", "worker", "--broker", BROKER, "--topic-prefix", d.prefix,
+        cmd = [sys.executable, "-m", "convoflow.cli", "worker", "--broker", d.broker, "--topic-prefix", d.prefix,
                "--partitions", str(d.partitions), "--data-dir", str(self.data_dir), "--export-dir", str(d.export_dir),
                "--web-port", str(self.port)]
         self.log = open(self.log_path, "ab")

@@ -15,7 +15,7 @@ class Producer:
 
 def shards_with_local_coordinator(token):
     producer = Producer()
-    settings = SimpleNamespace(topic=lambda name: f"t-{name}")
+    settings = SimpleNamespace(topic=lambda name: f"t-{name}", export_timeout=300.0)
     runtime = SimpleNamespace(settings=settings)
     inbox = Inbox(runtime)
     inbox.waiting[token] = asyncio.Queue()
