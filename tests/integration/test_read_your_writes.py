@@ -17,10 +17,8 @@ import uuid
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from convoflow.publish import _producer, route
-from convoflow.topics import partitions_of
+from convoflow.publish import _producer, request_export, route
 from tests.integration.harness import workers_running
 
 ROUNDS = 5
@@ -50,46 +48,26 @@ def conversation(i: int) -> list[dict]:
     ]
 
 
-async def unkeyed_then_export(settings, events: list[dict], export_type: str) -> dict:
-    """Publish the events without keys (each acknowledged by the broker), then at once, on the same
-    producer, the export request; wait for its result."""
-    producer = await _producer(settings)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
-                                **settings.kafka_kwargs())
-    await consumer.start()
-    try:
-        tps = await partitions_of(consumer, settings.topic("export-results"))
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
-        sent = [await producer.send(settings.topic(route(e)[0]), orjson.dumps(e), key=None) for e in events]
-        await asyncio.gather(*sent)
-        rid = uuid.uuid4().hex
-        request = {"request_id": rid, "export_type": export_type, "time_zone": "UTC",
-                   "date_from": DAY, "date_to": DAY, "as_of": f"{DAY}T23:00:00Z"}
-        await producer.send_and_wait(settings.topic("export-requests"), orjson.dumps(request), key=rid.encode())
-        deadline = asyncio.get_running_loop().time() + 120
-        while asyncio.get_running_loop().time() < deadline:
-            batches = await consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for r in records:
-                    result = orjson.loads(r.value)
-                    if r.key == rid.encode() and result["status"] in ("completed", "failed"):
-                        return result
-        return {"request_id": rid, "status": "failed", "error": "no result within 120 s"}
-    finally:
-        await producer.stop()
-        await consumer.stop()
-
-
-async def unkeyed_then_dashboard(settings, events: list[dict], worker) -> dict:
-    """Publish the events without keys (acknowledged), then at once ask the worker's dashboard for DAY."""
+async def publish_unkeyed(settings, events: list[dict]) -> None:
+    """Publish the events without keys, and wait until the broker has acknowledged them all."""
     producer = await _producer(settings)
     try:
         await asyncio.gather(*[await producer.send(settings.topic(route(e)[0]), orjson.dumps(e), key=None) for e in events])
     finally:
         await producer.stop()
+
+
+async def unkeyed_then_export(settings, events: list[dict], export_type: str) -> dict:
+    """Publish the events without keys, then at once request the export and wait for its result."""
+    await publish_unkeyed(settings, events)
+    request = {"request_id": uuid.uuid4().hex, "export_type": export_type, "time_zone": "UTC",
+               "date_from": DAY, "date_to": DAY, "as_of": f"{DAY}T23:00:00Z"}
+    return await request_export(settings, request, 120)
+
+
+async def unkeyed_then_dashboard(settings, events: list[dict], worker) -> dict:
+    """Publish the events without keys, then at once ask the worker's dashboard for DAY."""
+    await publish_unkeyed(settings, events)
     status, body = await asyncio.to_thread(worker.get, f"/dashboard/data?tz=UTC&date={DAY}")
     assert status == 200, body
     return orjson.loads(body)
@@ -143,7 +121,7 @@ def test_unkeyed_records_right_before_the_request_are_in_every_report(worker):
             cells = (got.get("Replies"), got.get("Resolves - With Reply"))
             if cells != ("1", "1"):
                 missed.append(f"round {i}: the dashboard has (Replies, With Reply) {cells} for agent ryw-a{j}")
-    assert not missed, f"{len(missed)} of {n} conversations missing in exports requested right after them:\n" + \
+    assert not missed, f"{len(missed)} of {n} conversations missing in exports and dashboards asked for right after them:\n" + \
         "\n".join(missed[:20])
     # Every record was published without a key, so each was re-routed once (and applied once).
     result, body = d.export("messages", "UTC", DAY, DAY)
