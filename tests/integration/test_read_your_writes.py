@@ -21,7 +21,7 @@ import pytest
 from convoflow.publish import _producer, request_export, route
 from tests.integration.harness import workers_running
 
-ROUNDS = 5
+ROUNDS = 3
 PER_EXPORT = 10  # conversations published (without keys) right before each request
 DAY = "2024-07-18"
 # Each hop waits 300 ms for more events before its batch; the dashboard computes every poll afresh.
