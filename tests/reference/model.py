@@ -94,6 +94,10 @@ Choices (where the spec is silent or ambiguous)
     timestamp in the request time zone.
 18. Timestamps in time zones whose offset has seconds (historic LMT) are
     written with seconds in the offset, as ``datetime.isoformat`` does.
+19. The sections that name their leading columns ("by User ID, then From",
+    "by To, then Conversation ID") still compare the cells as written: two
+    timestamps in the same second are equal whatever their fractions, and on a
+    DST fall-back day the written text (not the instant) orders them.
 """
 from __future__ import annotations
 
@@ -1224,15 +1228,15 @@ def agent_presence(ctx: Ctx) -> list[list[str]]:
         if not ctx.overlaps_r(iv):
             continue
         out.append([
-                iv.agent_id,
-                w.dir_field("agent", iv.agent_id, "name"),
-                w.dir_field("agent", iv.agent_id, "email"),
-                "Available" if iv.state == "AVAILABLE" else "Away",
-                iv.away_state,
-                ctx.ts(iv.start),
-                ctx.ts(iv.end),
-                seconds(ctx.interval_end(iv) - iv.start),  # not clipped to R
-            ])
+            iv.agent_id,
+            w.dir_field("agent", iv.agent_id, "name"),
+            w.dir_field("agent", iv.agent_id, "email"),
+            "Available" if iv.state == "AVAILABLE" else "Away",
+            iv.away_state,
+            ctx.ts(iv.start),
+            ctx.ts(iv.end),
+            seconds(ctx.interval_end(iv) - iv.start),  # not clipped to R
+        ])
     return out
 
 
@@ -1294,21 +1298,21 @@ def agent_responses(ctx: Ctx) -> list[list[str]]:
                 continue
             agent = h.created["agent_id"]
             out.append([
-                    c.id,
-                    *w.channel_cells(c.channel_id),
-                    s(c.contact_id),
-                    s(n["started_by"]),
-                    s(n.get("handover_reason")),
-                    ctx.ts(n.t),
-                    ctx.ts(h.created.t),
-                    seconds(h.created.t - n.t),
-                    agent,
-                    w.dir_field("agent", agent, "name"),
-                    w.dir_field("agent", agent, "reference"),
-                    s(n.get("inbound_message_id")),
-                    h.message_id,
-                    ctx.url(c.id),
-                ])
+                c.id,
+                *w.channel_cells(c.channel_id),
+                s(c.contact_id),
+                s(n["started_by"]),
+                s(n.get("handover_reason")),
+                ctx.ts(n.t),
+                ctx.ts(h.created.t),
+                seconds(h.created.t - n.t),
+                agent,
+                w.dir_field("agent", agent, "name"),
+                w.dir_field("agent", agent, "reference"),
+                s(n.get("inbound_message_id")),
+                h.message_id,
+                ctx.url(c.id),
+            ])
     return out
 
 
