@@ -11,16 +11,20 @@ Choices where the spec leaves room:
 - Away State is the ``away_state`` of the change that started the interval as the
   presence table keeps it (for ``AWAY`` only, an empty name being no name), so an
   ``AVAILABLE`` row has an empty Away State.
-- Rows by User ID (the cell as written), then From by instant (not by the
-  written text, which is not chronological on a DST fall-back day), then the
-  rest of the row.
+- Rows by User ID, then From, then the rest of the row, all as written: two
+  intervals that start in the same second are ordered by their remaining cells
+  (Type, Away State, To, ...), not by the fraction of a second the file does not
+  show, and on a DST fall-back day the written From is not chronological.
 - Presence is never filtered by channel.
 """
 from __future__ import annotations
 
 from exporters import csvfile as cell
 from exporters.context import ReportContext
+from exporters.headers import HEADERS
 from tables import presence
+
+FROM = HEADERS["agent_presence"].index("From")
 
 TYPES = {"AVAILABLE": "Available", "AWAY": "Away"}
 
@@ -38,4 +42,4 @@ def rows(ctx: ReportContext, agent_id: str, state: dict):
             f = ctx.directory.fields("agent", agent_id)
             listed = [cell.text(agent_id), cell.text(f.get("name")), cell.text(f.get("email"))]
         row = listed + [label, cell.text(away_state), ctx.ts(start), ctx.ts(end), cell.seconds(until - start)]
-        yield [row[0], start] + row[1:], row
+        yield [row[0], row[FROM]] + row[1:FROM] + row[FROM + 1:], row

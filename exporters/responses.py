@@ -1,10 +1,19 @@
-"""agent_responses: one row per response whose human outbound is in R; rows by To, then Conversation ID."""
+"""agent_responses: one row per response whose human outbound is in R.
+
+Rows by To, then Conversation ID, then the remaining cells, all as written: two
+replies in the same second are ordered by their conversations' IDs, not by the
+fraction of a second the file does not show (and on a DST fall-back day the
+written To is not chronological).
+"""
 from __future__ import annotations
 
 from exporters import csvfile as cell
 from exporters.context import ReportContext
+from exporters.headers import HEADERS
 from tables import conversation as conv
 from tables.conversation import M_AGENT, M_EID, M_T, S_HANDOVER, S_INBOUND, S_STARTED_BY, S_T
+
+TO = HEADERS["agent_responses"].index("To")
 
 
 def rows(ctx: ReportContext, cid: str, state: dict):
@@ -27,4 +36,4 @@ def rows(ctx: ReportContext, cid: str, state: dict):
         ]
         row += ctx.agent_cells(h[M_AGENT])
         row += [cell.text(n[S_INBOUND]), cell.text(outbound_ids[h[M_EID]]), ctx.url(cid)]
-        yield [h[M_T], row[0]] + row, row
+        yield [row[TO], row[0]] + row[1:TO] + row[TO + 1:], row

@@ -1,11 +1,14 @@
 """Exports across workers: a coordinator per request, one shard per state partition.
 
 The worker that receives a request on ``export-requests`` coordinates it:
-1. reads the end offsets of every input topic and asks every shard (one record
-   per partition on ``export-shards``, which is partitioned like the tables, so
-   the owner of each partition gets it) to catch up to them;
-2. reads them again, with the internal re-keying topic, and asks again, so that
-   what conversations told contacts has arrived too;
+1. reads the end offsets of every input and internal re-keying topic and asks
+   every shard (one record per partition on ``export-shards``, which is
+   partitioned like the tables, so the owner of each partition gets it) to
+   catch up to them (``catch_up``);
+2. reads them again and, if they moved, asks again: what the last round applied
+   may have sent records on (a re-routed copy of a record published without its
+   key, what conversations send to contacts, agents and teams), and those are
+   applied too; at most ``CATCHUP_HOPS`` rounds;
 3. reads the end offsets of the replicated changelogs and asks every shard to
    scan its partition once its copy of them has caught up; each shard sends its
    rows to ``export-parts``;
@@ -41,6 +44,12 @@ MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record li
 LOCAL_PARTS_AHEAD = 64  # parts (of about 256 KB) the shards may be ahead of a coordinator in its own process
 REASSIGNED = "reassigned"
 REBALANCE_RETRIES = 5
+# The longest chain of records that one published record leads to before the tables hold it:
+# the record as published, the copy a worker re-publishes under its contract key
+# (streams/ingest.py), and what applying that copy sends on contact-updates and people-updates.
+# A catch-up round applies one link of every chain and flushes what it sent, so this many rounds
+# apply them all, even while new records keep arriving.
+CATCHUP_HOPS = 3
 
 
 class ShardMoved(Exception):
@@ -212,8 +221,7 @@ class Coordinator:
         await asyncio.wait_for(self.inbox.started.wait(), self.timeout)
         consumer = self.inbox.consumer
         if keys is None:
-            await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs))
-            await self.fan_out(req, "catchup", offsets=await end_offsets(consumer, self.inputs + self.internal))
+            await self.catch_up(req)
             scan = dict(offsets={}, replica=await end_offsets(consumer, self.replicated), request=req.params(),
                         as_of_us=as_of_us, report=report.export_type)
             if path is not None:
@@ -225,6 +233,24 @@ class Coordinator:
             parts = await self.fan_out(req, "scan", shards=shards, offsets={}, replica={}, request=req.params(),
                                        as_of_us=as_of_us, keys=keys, report=report.export_type)
         return merge_parts(report, report_context(self.replica, self.runtime, req, as_of_us), parts)
+
+    async def catch_up(self, req: ExportRequest) -> None:
+        """Read-your-writes: every record the broker held when this starts is applied, and so is
+        every record that applying it sent on, hop after hop.
+
+        A round reads the end offsets of the input and internal topics and has every shard process
+        its partition up to them and flush what that sent. The next round reads them again: when
+        nothing moved, everything those records sent is applied; when they moved, another round
+        applies it (with what others published meanwhile). ``CATCHUP_HOPS`` rounds cover the
+        longest chain, so a busy broker cannot keep an export catching up.
+        """
+        consumer, done = self.inbox.consumer, None
+        for _ in range(CATCHUP_HOPS):
+            ends = await end_offsets(consumer, self.inputs + self.internal)
+            if ends == done:
+                return
+            await self.fan_out(req, "catchup", offsets=ends)
+            done = ends
 
     async def write_lines(self, req: ExportRequest, report: Report, path: str, scan: dict) -> int:
         """A row report written as its shards' sorted lines arrive: each run of each shard goes

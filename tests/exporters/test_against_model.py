@@ -1,5 +1,7 @@
 """The pure pipeline (the rules the agents apply, batch by batch, then shard parts merged)
 against the reference model, for every report, whatever the order, duplicates and batching."""
+import csv
+import io
 import random
 from collections import defaultdict
 
@@ -112,3 +114,49 @@ def test_reports_are_not_empty_for_this_stream(export_type):
     """Guards the property test: a comparison of two empty files would prove nothing."""
     body = model.report(EVENTS, export_type, "Europe/Amsterdam", "2024-10-26", "2024-10-27", as_of="2024-10-28T06:00:00Z")
     assert body.count(b"\r\n") > 1
+
+
+def _tied(eid: str, typ: str, at: str, **fields) -> dict:
+    return {"event_id": f"tie-{eid}", "type": typ, "occurred_at": f"2024-07-18T{at}Z", **fields}
+
+
+def _replied(cid: str, team: str, agent: str, reply_at: str) -> list[dict]:
+    """A conversation with an inbound and its NEW change at 10:00:00, and a reply ``h`` at ``reply_at``."""
+    return [
+        _tied(f"{cid}-in", "message.created", "10:00:00", conversation_id=cid, message_id="in", channel_id="ch-1",
+              contact_profile_id=f"cp-{cid}", direction="INBOUND", message_type="TEXT"),
+        _tied(f"{cid}-new", "conversation.status_changed", "10:00:00", conversation_id=cid, status="NEW",
+              started_by="CONTACT_MESSAGE", inbound_message_id="in"),
+        _tied(f"{cid}-h", "message.created", reply_at, conversation_id=cid, message_id="h", channel_id="ch-1",
+              contact_profile_id=f"cp-{cid}", direction="OUTBOUND", message_type="TEXT", agent_id=agent, team_id=team),
+    ]
+
+
+# Time cells written as the same second, whose fractions are in the order opposite to the next
+# cells': the cells as written decide, not the instants the file does not show.
+TIES = [
+    _tied("t-b", "team.upserted", "08:00:00", team_id="t-b", created_at="2024-07-18T09:00:00.1Z"),
+    _tied("t-a", "team.upserted", "08:00:00", team_id="t-a", created_at="2024-07-18T09:00:00.9Z"),
+    # the same message_id "h" in both: Message ID, then Created at (a tie), then Conversation ID
+    *_replied("c-b", "t-b", "a-1", "10:00:05.1"),
+    *_replied("c-a", "t-a", "a-2", "10:00:05.8"),
+    # a-1 goes Away and, within the same second, Available: From ties, then Type decides
+    _tied("p-1", "presence.changed", "11:00:00.2", agent_id="a-1", state="AWAY", away_state="Break"),
+    _tied("p-2", "presence.changed", "11:00:00.6", agent_id="a-1", state="AVAILABLE"),
+]
+
+
+@pytest.mark.parametrize("export_type, column, expected", [
+    ("teams", "Team ID", ["t-a", "t-b"]),  # Created At 09:00:00 for both
+    ("agent_responses", "Conversation ID", ["c-a", "c-b"]),  # To 10:00:05 for both
+    ("messages", "Conversation ID", ["c-a", "c-b", "c-a", "c-b"]),  # "h" (10:00:05) twice, then "in" twice
+    ("agent_presence", "Type", ["Available", "Away"]),  # From 11:00:00 for both
+])
+def test_time_cells_in_the_same_second_order_rows_as_written(export_type, column, expected):
+    pipeline = Pipeline()
+    pipeline.feed(TIES)
+    as_of = "2024-07-18T12:00:00Z"
+    body = export(pipeline, export_type, "UTC", "2024-07-18", "2024-07-18", [], as_of, random.Random(7))
+    assert body == model.report(TIES, export_type, "UTC", "2024-07-18", "2024-07-18", as_of=as_of)
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert [r[column] for r in rows] == expected

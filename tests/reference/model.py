@@ -94,6 +94,10 @@ Choices (where the spec is silent or ambiguous)
     timestamp in the request time zone.
 18. Timestamps in time zones whose offset has seconds (historic LMT) are
     written with seconds in the offset, as ``datetime.isoformat`` does.
+19. The sections that name their leading columns ("by User ID, then From",
+    "by To, then Conversation ID") still compare the cells as written: two
+    timestamps in the same second are equal whatever their fractions, and on a
+    DST fall-back day the written text (not the instant) orders them.
 """
 from __future__ import annotations
 
@@ -1217,23 +1221,22 @@ def tags(ctx: Ctx) -> list[list[str]]:
     return out
 
 
-def agent_presence(ctx: Ctx) -> list[tuple[int, list[str]]]:
-    """Rows paired with the exact From instant (for the row order)."""
+def agent_presence(ctx: Ctx) -> list[list[str]]:
     w = ctx.w
     out = []
     for iv in ctx.intervals():
         if not ctx.overlaps_r(iv):
             continue
-        out.append((iv.start, [
-                iv.agent_id,
-                w.dir_field("agent", iv.agent_id, "name"),
-                w.dir_field("agent", iv.agent_id, "email"),
-                "Available" if iv.state == "AVAILABLE" else "Away",
-                iv.away_state,
-                ctx.ts(iv.start),
-                ctx.ts(iv.end),
-                seconds(ctx.interval_end(iv) - iv.start),  # not clipped to R
-            ]))
+        out.append([
+            iv.agent_id,
+            w.dir_field("agent", iv.agent_id, "name"),
+            w.dir_field("agent", iv.agent_id, "email"),
+            "Available" if iv.state == "AVAILABLE" else "Away",
+            iv.away_state,
+            ctx.ts(iv.start),
+            ctx.ts(iv.end),
+            seconds(ctx.interval_end(iv) - iv.start),  # not clipped to R
+        ])
     return out
 
 
@@ -1286,8 +1289,7 @@ def agent_metrics(ctx: Ctx) -> list[list[str]]:
     return out
 
 
-def agent_responses(ctx: Ctx) -> list[tuple[int, list[str]]]:
-    """Rows paired with the exact To instant (for the row order)."""
+def agent_responses(ctx: Ctx) -> list[list[str]]:
     w = ctx.w
     out = []
     for c in ctx.conversations():
@@ -1295,22 +1297,22 @@ def agent_responses(ctx: Ctx) -> list[tuple[int, list[str]]]:
             if not ctx.in_r(h.created.t):
                 continue
             agent = h.created["agent_id"]
-            out.append((h.created.t, [
-                    c.id,
-                    *w.channel_cells(c.channel_id),
-                    s(c.contact_id),
-                    s(n["started_by"]),
-                    s(n.get("handover_reason")),
-                    ctx.ts(n.t),
-                    ctx.ts(h.created.t),
-                    seconds(h.created.t - n.t),
-                    agent,
-                    w.dir_field("agent", agent, "name"),
-                    w.dir_field("agent", agent, "reference"),
-                    s(n.get("inbound_message_id")),
-                    h.message_id,
-                    ctx.url(c.id),
-                ]))
+            out.append([
+                c.id,
+                *w.channel_cells(c.channel_id),
+                s(c.contact_id),
+                s(n["started_by"]),
+                s(n.get("handover_reason")),
+                ctx.ts(n.t),
+                ctx.ts(h.created.t),
+                seconds(h.created.t - n.t),
+                agent,
+                w.dir_field("agent", agent, "name"),
+                w.dir_field("agent", agent, "reference"),
+                s(n.get("inbound_message_id")),
+                h.message_id,
+                ctx.url(c.id),
+            ])
     return out
 
 
@@ -1430,25 +1432,23 @@ def rows(
         raise ValueError(f"unknown export type {export_type!r}")
     ctx = Ctx(events, time_zone, date_from, date_to, channels, as_of, url_template)
     header = HEADERS[export_type]
-    timed = export_type in ("agent_presence", "agent_responses")
-    keyed = []  # (exact instant or None, row as written)
-    for item in REPORTS[export_type](ctx):
-        instant, raw = item if timed else (None, item)
+    written = []  # rows as written
+    for raw in REPORTS[export_type](ctx):
         assert len(raw) == len(header), (export_type, raw)
-        keyed.append((instant, [cell if name in NON_TEXT_COLUMNS else safe(cell) for name, cell in zip(header, raw)]))
+        written.append([cell if name in NON_TEXT_COLUMNS else safe(cell) for name, cell in zip(header, raw)])
 
+    # Code-point order of the cells as written (the timestamps too: two in the same second are
+    # equal, whatever their microseconds), by the section's leading columns, then the remaining
+    # cells column by column.
     if export_type == "agent_presence":
-        # User ID, then From chronologically (exact instant), then the remaining cells.
-        keyed.sort(key=lambda ir: (ir[1][0], ir[0], ir[1][1:5] + ir[1][6:]))
+        written.sort(key=lambda r: (r[0], r[5], r[1:5] + r[6:]))  # User ID, then From
     elif export_type == "agent_responses":
-        # To chronologically (exact instant), then Conversation ID, then the remaining cells.
-        keyed.sort(key=lambda ir: (ir[0], ir[1][0], ir[1][1:8] + ir[1][9:]))
+        written.sort(key=lambda r: (r[8], r[0], r[1:8] + r[9:]))  # To, then Conversation ID
     elif export_type == "contact_attributes":
-        # Contact Profile ID, then Attribute ID, then the remaining cells.
-        keyed.sort(key=lambda ir: (ir[1][0], ir[1][3], ir[1][1:3] + ir[1][4:]))
+        written.sort(key=lambda r: (r[0], r[3], r[1:3] + r[4:]))  # Contact Profile ID, then Attribute ID
     else:
-        keyed.sort(key=lambda ir: ir[1])  # code-point order of the cells as written, column by column
-    return [list(header)] + [row for _, row in keyed]
+        written.sort()  # by the first column, then the next ones
+    return [list(header)] + written
 
 
 def report(

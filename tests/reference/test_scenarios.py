@@ -372,7 +372,7 @@ def responses_scenario() -> list[dict]:
     log.msg("2024-07-18T03:08:30Z", "r-5", "r5-in", "INBOUND", channel="ch-sms", contact="cp-t")
     log.new("2024-07-18T03:09:00Z", "r-5", inbound_message_id="r5-in")
     log.msg("2024-07-18T03:10:00Z", "r-5", "r5-out", "OUTBOUND", channel="ch-sms", contact="cp-t", agent_id="a-1")
-    # r-0: To written as the same second but 0.7 s later -> after r-1 and r-5
+    # r-0: To 0.7 s later, but written as the same second -> by Conversation ID: before r-1 and r-5
     log.msg("2024-07-18T03:09:20Z", "r-0", "r0-in", "INBOUND", contact="cp-u")
     log.new("2024-07-18T03:09:30Z", "r-0", "AUTOMATION")
     log.msg("2024-07-18T03:10:00.7Z", "r-0", "r0-out", "OUTBOUND", contact="cp-u", agent_id="a-2")  # 30.7 -> 31
@@ -390,10 +390,10 @@ def test_agent_responses_kathmandu():
         f"a-1,Ann,'-ref1,r2-in,r2-out,{URL}r-2",
         f"r-1,{WA},cp-r,CONTACT_MESSAGE,,2024-07-18T08:45:00+05:45,2024-07-18T08:47:00+05:45,121,"
         f"a-1,Ann,'-ref1,r1-in1,h1,{URL}r-1",
+        f"r-0,{WA},cp-u,AUTOMATION,,2024-07-18T08:54:30+05:45,2024-07-18T08:55:00+05:45,31,a-2,,,,r0-out,{URL}r-0",
         f"r-1,{WA},cp-r,VA_HANDED_OVER_CONVERSATION,ERROR,2024-07-18T08:55:00+05:45,2024-07-18T08:55:00+05:45,0,"
         f"a-2,,,r1-in2,h3,{URL}r-1",
         R5_LINE,
-        f"r-0,{WA},cp-u,AUTOMATION,,2024-07-18T08:54:30+05:45,2024-07-18T08:55:00+05:45,31,a-2,,,,r0-out,{URL}r-0",
     ], "Asia/Kathmandu", "2024-07-18", as_of="2024-07-19T00:00:00Z")
 
 
@@ -528,11 +528,11 @@ def dst_autumn_scenario() -> list[dict]:
 def test_dst_autumn_25_hour_day():
     events = dst_autumn_scenario()
     kw = dict(time_zone="Europe/Amsterdam", date_from="2024-10-27", as_of="2024-10-29T00:00:00Z")
-    # rows chronological by From although "02:00+01:00" < "02:30+02:00" as text
+    # rows by From as written: "02:00+01:00" (the later instant) comes before "02:30+02:00"
     check(events, "agent_presence", [
         "d-1,Dee,dee@x.test,Available,,2024-10-26T22:00:00+02:00,2024-10-27T02:30:00+02:00,16200",
-        "d-1,Dee,dee@x.test,Away,Coffee,2024-10-27T02:30:00+02:00,2024-10-27T02:00:00+01:00,1800",
         "d-1,Dee,dee@x.test,Available,,2024-10-27T02:00:00+01:00,2024-10-28T01:00:00+01:00,82800",
+        "d-1,Dee,dee@x.test,Away,Coffee,2024-10-27T02:30:00+02:00,2024-10-27T02:00:00+01:00,1800",
     ], **kw)
     # R is 25 h: available 2.5 h + 22 h = 88200, away 1800 -> 90000 s in all
     check(events, "agent_metrics", [
