@@ -1,8 +1,9 @@
 """Validation and normalisation of one Kafka record of the event contract.
 
-The contract is ``/work/shared/spec/events.md``; this module is its executable
-form.  It is pure (stdlib + orjson only, no Kafka or Faust) and sits on the hot
-path, so checks are table driven and allocate nothing beyond the returned dict.
+The contract is ``docs/events.md``; this module is its executable form, and
+``convoflow/schema`` its JSON Schema, generated from the tables below.  It is
+pure (stdlib + orjson only, no Kafka or Faust) and sits on the hot path, so
+checks are table driven and allocate nothing beyond the returned dict.
 
 Public API
 ----------

@@ -1,7 +1,7 @@
 """Deterministic simulation of a contact centre, as events of the contract.
 
 ``generate`` returns the events (dicts: ``event_id``, ``type``, ``occurred_at``
-and the fields of ``/work/shared/spec/events.md``) of a simulated contact
+and the fields of the event contract, ``docs/events.md``) of a simulated contact
 centre, sorted by ``occurred_at`` (ties in ``event_id`` order, which is also
 the causal order).  Everything comes from one ``random.Random(seed)``: the
 same arguments always give the same list, byte for byte.  Pure Python: no
