@@ -34,10 +34,10 @@ def _settings(args, **extra) -> Settings:
 
 
 def cmd_worker(args) -> int:
-    from convoflow.app import run_worker
-
     writable_dir(args.data_dir, "--data-dir")
     writable_dir(args.export_dir, "--export-dir")
+    from convoflow.app import run_worker
+
 
     run_worker(_settings(args, data_dir=args.data_dir, export_dir=args.export_dir, web_port=args.web_port, web_host=args.web_host),
                loglevel=args.loglevel)
