@@ -38,7 +38,6 @@ def cmd_worker(args) -> int:
     writable_dir(args.export_dir, "--export-dir")
     from convoflow.app import run_worker
 
-
     run_worker(_settings(args, data_dir=args.data_dir, export_dir=args.export_dir, web_port=args.web_port, web_host=args.web_host),
                loglevel=args.loglevel)
     return 0
