@@ -103,12 +103,16 @@ def whole(least: int, most: int | None = None):
     return convert
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan  # fails every range check below
+
+
 def positive(text: str) -> float:
     """A finite number of seconds above 0."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = math.nan
+    value = _number(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
     return value
@@ -116,10 +120,7 @@ def positive(text: str) -> float:
 
 def fraction(text: str) -> float:
     """A number from 0 to 1."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        value = math.nan
+    value = _number(text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
     return value
