@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 
 from exporters.request import EXPORT_TYPES
@@ -101,6 +102,28 @@ def whole(least: int, most: int | None = None):
 
     convert.__name__ = "whole number"
     return convert
+
+
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]{0,200}")
+
+
+def topic_prefix(text: str) -> str:
+    """What Kafka allows in a topic name (the longest name convoflow adds is 34 characters of 249)."""
+    if not _TOPIC_PREFIX.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"must be at most 200 characters of A-Z a-z 0-9 . _ - (it starts Kafka topic names), got {text!r}")
+    return text
+
+
+def broker_url(text: str) -> str:
+    """``kafka://host:port``, or several separated by ``,`` or ``;`` (the scheme and the port may be left out)."""
+    for server in (s for part in text.split(";") for s in part.split(",")):
+        scheme, _, address = server.strip().rpartition("://")
+        host, colon, port = address.rpartition(":") if ":" in address else (address, "", "9092")
+        if scheme not in ("", "kafka") or not host or not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise argparse.ArgumentTypeError(f"{server.strip()!r} is not a broker address such as "
+                                             "kafka://127.0.0.1:9092")
+    return text
 
 
 def _number(text: str) -> float:

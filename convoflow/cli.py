@@ -16,14 +16,15 @@ import time
 import urllib.request
 import uuid
 
-from convoflow.args import (EXPORT_TYPES_HELP, LOGLEVELS, Parser, UsageError, env_option, fail, fraction, positive,
-                            resolve_env_defaults, version, whole, writable_dir, writable_file)
+from convoflow.args import (EXPORT_TYPES_HELP, LOGLEVELS, Parser, UsageError, broker_url, env_option, fail, fraction,
+                            positive, resolve_env_defaults, topic_prefix, version, whole, writable_dir, writable_file)
 from convoflow.config import Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    env_option(p, "--broker", "CONVOFLOW_BROKER", "kafka://127.0.0.1:9092", help="Kafka broker URL")
-    env_option(p, "--topic-prefix", "CONVOFLOW_TOPIC_PREFIX", "",
+    env_option(p, "--broker", "CONVOFLOW_BROKER", "kafka://127.0.0.1:9092", type=broker_url, metavar="URL",
+               help="Kafka broker URL")
+    env_option(p, "--topic-prefix", "CONVOFLOW_TOPIC_PREFIX", "", type=topic_prefix, metavar="PREFIX",
                help="prefix of every topic (and of the consumer group), so that deployments can share a broker")
     env_option(p, "--partitions", "CONVOFLOW_PARTITIONS", "4", type=whole(1), metavar="N",
                help="partitions of the topics convoflow creates")
@@ -279,7 +280,7 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from aiokafka.errors import KafkaConnectionError
+    from aiokafka.errors import KafkaConnectionError, KafkaError
 
     from convoflow.config import ConfigError
 
@@ -296,6 +297,8 @@ def main(argv=None) -> int:
         return fail(f"cannot connect to Kafka at {args.broker} (security protocol {protocol}): {exc}")
     except ConfigError as exc:
         return fail(str(exc))
+    except KafkaError as exc:  # the broker refused something (a topic it cannot create, ...): one line
+        return fail(f"Kafka at {args.broker}: {exc}", status=1)
     except KeyboardInterrupt:
         print("\nconvoflow: interrupted", file=sys.stderr)
         return 130

@@ -60,6 +60,10 @@ def one_error_line(proc: subprocess.CompletedProcess, status: int = 2) -> str:
     (["worker", "--broker", NOWHERE, "--data-dir", "/proc/nope"], "--data-dir /proc/nope: cannot create the directory"),
     (["worker", "--broker", NOWHERE, "--web-port", "70000"], "argument --web-port: must be a whole number from 1 to 65535"),
     (["worker", "--loglevel", "loud"], "argument --loglevel: invalid choice: 'loud'"),
+    (["simulate", "--publish", "--broker", "kafka://127.0.0.1:notaport"],
+     "argument --broker: 'kafka://127.0.0.1:notaport' is not a broker address such as kafka://127.0.0.1:9092"),
+    (["publish", "--broker", "http://127.0.0.1:9092", "x"], "argument --broker: 'http://127.0.0.1:9092' is not"),
+    (["export", "--topic-prefix", "acme/prod!", "--broker", NOWHERE], "argument --topic-prefix: must be at most 200"),
     (["publish", "--broker", NOWHERE, "/nonexistent/events.jsonl"], "cannot open /nonexistent/events.jsonl"),
     (["publish", "--broker", NOWHERE, "--show-rejected", "-1", "x"], "argument --show-rejected"),
     (["validate", "/nonexistent/events.jsonl"], "cannot open /nonexistent/events.jsonl"),
@@ -82,6 +86,8 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
 @pytest.mark.parametrize("env,args,expected", [
     ({"CONVOFLOW_PARTITIONS": "abc"}, ["simulate", "--conversations", "1"],
      "CONVOFLOW_PARTITIONS='abc' (the default of --partitions): must be a whole number of at least 1"),
+    ({"CONVOFLOW_TOPIC_PREFIX": "a b"}, ["publish", "--dry-run", "x"],
+     "CONVOFLOW_TOPIC_PREFIX='a b' (the default of --topic-prefix): must be at most 200 characters"),
     ({"CONVOFLOW_WEB_PORT": "99999"}, ["worker", "--broker", NOWHERE],
      "CONVOFLOW_WEB_PORT='99999' (the default of --web-port): must be a whole number from 1 to 65535"),
 ])
