@@ -64,9 +64,6 @@ class _FromEnv:
         except (argparse.ArgumentTypeError, ValueError) as exc:
             raise UsageError(f"{self.env}={raw!r} (the default of {self.flag}): {exc}") from None
 
-    def __repr__(self) -> str:  # what --help would show if it ever printed the object
-        return self.default
-
 
 def env_option(p: argparse.ArgumentParser, flag: str, env: str, default: str, type=str, help: str = "",
                **kwargs) -> None:
