@@ -68,8 +68,7 @@ def cmd_publish(args) -> int:
 
         if isinstance(exc, (KafkaConnectionError, ConfigError)):
             raise  # main() says it, like for every command
-        print(f"convoflow: error: publishing failed: {exc or exc.__class__.__name__}", file=sys.stderr)
-        return 1
+        return fail(f"publishing failed: {exc or exc.__class__.__name__}", status=1)
     seconds = time.monotonic() - started
     for topic, n in sorted(summary.per_topic.items()):
         print(f"{topic}: {n}")
@@ -81,8 +80,7 @@ def cmd_publish(args) -> int:
     print(f"published {summary.published}, rejected locally {len(summary.rejected)} "
           f"({summary.lines} lines, {summary.bytes_read / 1e6:.1f} MB in {seconds:.1f} s)")
     if summary.error:
-        print(f"convoflow: error: {summary.error}; the lines before it are published", file=sys.stderr)
-        return 1
+        return fail(f"{summary.error}; the lines before it are published", status=1)
     return 1 if summary.rejected and args.strict else 0
 
 
@@ -101,11 +99,9 @@ def cmd_export(args) -> int:
         result = asyncio.run(request_export(_settings(args), request, args.timeout, progress,
                                             no_worker_timeout=args.no_worker_timeout))
     except NoWorker as exc:
-        print(f"convoflow: error: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc), status=1)
     if result["status"] != "completed":
-        print(f"convoflow: error: export failed: {result.get('error')}", file=sys.stderr)
-        return 1
+        return fail(f"export failed: {result.get('error')}", status=1)
     if os.path.isfile(result["file"]):
         if os.path.abspath(result["file"]) != os.path.abspath(out):
             shutil.copyfile(result["file"], out)
@@ -115,8 +111,7 @@ def cmd_export(args) -> int:
             with urllib.request.urlopen(url, timeout=args.timeout) as resp, open(out, "wb") as f:
                 shutil.copyfileobj(resp, f)
         except OSError as exc:  # URLError and HTTPError are OSErrors
-            print(f"convoflow: error: the export completed but {url} could not be downloaded: {exc}", file=sys.stderr)
-            return 1
+            return fail(f"the export completed but {url} could not be downloaded: {exc}", status=1)
     print(f"{result['rows']} rows -> {out}")
     return 0
 
