@@ -1,6 +1,6 @@
 """Hand-computed scenarios for the reference model (tests/reference/model.py).
 
-Every expected file below was worked out by hand from exports.md and is written
+Every expected file below was worked out by hand from the report rules (docs/reports.md) and is written
 literally; none of it is produced by calling the model.  The comments next to
 the events give the arithmetic.
 """
