@@ -1,4 +1,4 @@
-"""Bad export requests (issue 6, item 6).
+"""Bad export requests.
 
 Each bad record on ``<prefix>export-requests`` gets a ``failed`` result on
 ``<prefix>export-results`` with a specific error, or, when it has no usable

@@ -1,4 +1,4 @@
-"""Safety of outputs (issue 6, item 7).
+"""Safety of outputs.
 
 - CSV cells a spreadsheet would execute are neutralised with a leading ``'``
   (docs/reports.md: a text cell starting with =, +, -, @, tab or CR; numbers and
