@@ -157,9 +157,13 @@ def cmd_simulate(args) -> int:
         summary = asyncio.run(publish_events(_settings(args), events))
         print(f"published {summary.published} events: " + ", ".join(f"{t} {n}" for t, n in sorted(summary.per_topic.items())))
         return 0
-    with out:
+    try:
         for line in simulate.iter_jsonl(events):
             out.write(line)
+        out.flush()
+    finally:
+        if out is not sys.stdout.buffer:
+            out.close()
     if args.out != "-":
         print(f"wrote {len(events)} events to {args.out}", file=sys.stderr)
     return 0
@@ -297,6 +301,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\nconvoflow: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`convoflow simulate | head`): quietly, like SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # so that the exit's flush fails no more
+        return 141
 
 
 if __name__ == "__main__":

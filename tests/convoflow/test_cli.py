@@ -266,3 +266,14 @@ def test_schema_prints_the_shipped_files():
     printed = json.loads(proc.stdout)
     assert printed == schema.load("csat.answered")
     assert printed["properties"]["score"]["type"] == ["integer", "null"]
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly():
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONVOFLOW_")}
+    proc = subprocess.Popen([str(CONVOFLOW), "simulate", "--conversations", "300"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=environ)
+    assert proc.stdout.readline().startswith(b"{")
+    proc.stdout.close()  # as `convoflow simulate | head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
