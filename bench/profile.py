@@ -11,7 +11,10 @@ import argparse
 import re
 import sys
 from collections import Counter
+from pathlib import Path
 
+# The repository's own files are shown relative to its root, wherever it is checked out.
+REPO = str(Path(__file__).resolve().parents[1]) + "/"
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -21,7 +24,7 @@ def short(frame: str) -> str:
     if not m:
         return frame.strip()
     path = m.group("file")
-    for marker in ("site-packages/", "lib/python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "lib/python3.11/", REPO):
         if marker in path:
             path = path.split(marker, 1)[1]
             break

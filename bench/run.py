@@ -1,4 +1,4 @@
-"""convoflow benchmark (issue 5): one simulated stream, published once, read by every contender.
+"""convoflow benchmark: one simulated stream, published once, read by every contender.
 
     python -m bench.run [--conversations N] [--agents N] [--days N] ... [--smoke] [--profile DIR]
     make bench BENCH_ARGS='--conversations 20000'      (starts and stops the local broker)
@@ -61,7 +61,7 @@ from convoflow.publish import publish_events, request_export
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
-# name: (comparison, target) from issue 5
+# name: (comparison, target)
 TARGETS = {
     "ingest_eps": (">=", 15_000),
     "ingest_vs_faust": (">=", 0.8),

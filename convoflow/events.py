@@ -1,8 +1,9 @@
 """Validation and normalisation of one Kafka record of the event contract.
 
-The contract is ``/work/shared/spec/events.md``; this module is its executable
-form.  It is pure (stdlib + orjson only, no Kafka or Faust) and sits on the hot
-path, so checks are table driven and allocate nothing beyond the returned dict.
+The contract is ``docs/events.md``; this module is its executable form, and
+``convoflow/schema`` its JSON Schema, generated from the tables below.  It is
+pure (stdlib + orjson only, no Kafka or Faust) and sits on the hot path, so
+checks are table driven and allocate nothing beyond the returned dict.
 
 Public API
 ----------
@@ -18,6 +19,7 @@ Public API
                          ``None`` for a tombstone, else the normalised event.
 ``record_key(event)``    the partition key the contract names for the event.
 ``topic_of(event_type)`` logical topic of a type (``Rejected`` if unknown).
+``describe()``           the contract's tables as plain data (for ``convoflow.schema``).
 
 Normalised event
 ----------------
@@ -93,6 +95,7 @@ __all__ = [
     "parse_record",
     "record_key",
     "topic_of",
+    "describe",
 ]
 
 MAX_RECORD_BYTES = 1024 * 1024
@@ -514,6 +517,33 @@ def parse_record(topic: str, value: bytes | None) -> dict | None:
     _check_fields(obj, spec[1], out)
     if etype == "conversation.status_changed":
         _check_fields(obj, _STATUS_FIELDS[out["status"]], out)
+    return out
+
+
+_KIND_NAMES = {_ID: "id", _STR: "string", _ENUM: "enum", _SCORE: "score", _TIME: "timestamp"}
+
+
+def describe() -> dict:
+    """The contract's tables as plain data, in contract order: for every type ``{"topic", "key",
+    "fields": [(name, kind, required, enum values or None)], "status_fields": {status: [...]}}``, where
+    kind is one of ``id``, ``string``, ``enum``, ``score``, ``timestamp`` and ``key`` names the partition
+    key (``"<kind>:" + field`` for directory events). The envelope (``event_id``, ``type``,
+    ``occurred_at``) is not listed; ``status_fields`` is empty except for ``conversation.status_changed``."""
+
+    def fields(flds):
+        return [(name, _KIND_NAMES[kind], required, _ENUMS.get(name) if kind == _ENUM else None)
+                for name, kind, required, _ in flds]
+
+    out = {}
+    for etype, (topic, flds) in _SCHEMA.items():
+        prefix, key_field = _TYPE_KEY[etype]
+        out[etype] = {
+            "topic": topic,
+            "key": f"{prefix}{{{key_field}}}" if prefix else key_field,
+            "fields": fields(flds),
+            "status_fields": ({status: fields(f) for status, f in _STATUS_FIELDS.items()}
+                              if etype == "conversation.status_changed" else {}),
+        }
     return out
 
 

@@ -270,8 +270,15 @@ async def publish_events(settings: Settings, events) -> Summary:
     return await _publish(settings, ((i, orjson.dumps(e), e) for i, e in enumerate(events, 1)))
 
 
-async def request_export(settings: Settings, request: dict, timeout: float, on_progress=None) -> dict:
-    """Publish a request on the control topic and wait for its final result."""
+class NoWorker(Exception):
+    """No worker answered an export request in time: none runs, or not with this topic prefix."""
+
+
+async def request_export(settings: Settings, request: dict, timeout: float, on_progress=None,
+                         no_worker_timeout: float | None = None) -> dict:
+    """Publish a request on the control topic and wait for its final result (a ``failed`` one after
+    ``timeout`` s). With ``no_worker_timeout``, raise ``NoWorker`` when no result of any status has
+    come after that many seconds: a worker answers at once with ``running`` (or its earlier result)."""
     producer = await _producer(settings)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
                                 **settings.kafka_kwargs())
@@ -285,13 +292,19 @@ async def request_export(settings: Settings, request: dict, timeout: float, on_p
         rid = request["request_id"]
         await producer.send_and_wait(settings.topic("export-requests"), orjson.dumps(request), key=rid.encode())
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        sent = loop.time()
+        deadline = sent + timeout
+        answered = False
         while loop.time() < deadline:
+            if not answered and no_worker_timeout is not None and loop.time() - sent >= no_worker_timeout:
+                raise NoWorker(f"no worker answered on {settings.topic('export-requests')}: "
+                               "is a worker running with the same --topic-prefix?")
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
                 for r in records:
                     if r.key != rid.encode():
                         continue
+                    answered = True
                     result = orjson.loads(r.value)
                     if on_progress:
                         on_progress(result)

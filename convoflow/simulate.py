@@ -1,7 +1,7 @@
 """Deterministic simulation of a contact centre, as events of the contract.
 
 ``generate`` returns the events (dicts: ``event_id``, ``type``, ``occurred_at``
-and the fields of ``/work/shared/spec/events.md``) of a simulated contact
+and the fields of the event contract, ``docs/events.md``) of a simulated contact
 centre, sorted by ``occurred_at`` (ties in ``event_id`` order, which is also
 the causal order).  Everything comes from one ``random.Random(seed)``: the
 same arguments always give the same list, byte for byte.  Pure Python: no
@@ -199,6 +199,20 @@ def _parse_start(start: str) -> int:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return (dt - _EPOCH) // timedelta(microseconds=1)
+
+
+_FIRST_START = _parse_start("0010-01-01T00:00:00Z")  # teams are created up to a few years before the start
+_LAST_END = _parse_start("9999-12-24T00:00:00Z")  # the last events come up to two days after the last day
+
+
+def check_start(start: str, days: int = 1) -> None:
+    """ValueError with a one-line reason when ``generate`` cannot start at ``start`` for ``days`` days."""
+    try:
+        t = _parse_start(start)
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError(f"{start!r} is not a date-time such as 2024-07-15T00:00:00Z") from None
+    if t < _FIRST_START or t + days * 86_400_000_000 > _LAST_END:
+        raise ValueError(f"{start!r}: the {days} simulated days must lie between 0010-01-01 and 9999-12-24")
 
 
 class _Fmt:

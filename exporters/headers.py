@@ -1,4 +1,5 @@
-"""Header rows of the twelve exports, spelled and ordered exactly as the seed article."""
+"""Header rows of the twelve exports, spelled and ordered exactly as the seed article
+(Sparkcentral's "Data Exports" page, kept in tests/reference/seed/)."""
 
 _CONVERSATION_HEAD = [
     "Conversation ID", "Medium", "Channel", "Channel Display Name", "Contact Profile ID",

@@ -1,4 +1,4 @@
-"""Chaos tests (issue 6): exact reports through crashes, restarts, rebalances, lost disks and hostile input.
+"""Chaos tests: exact reports through crashes, restarts, rebalances, lost disks and hostile input.
 
 Real worker subprocesses on the real broker, each test under its own topic
 prefix (the integration harness, extended here by subclassing). Every test has

@@ -1,4 +1,4 @@
-"""Bad export requests (issue 6, item 6).
+"""Bad export requests.
 
 Each bad record on ``<prefix>export-requests`` gets a ``failed`` result on
 ``<prefix>export-results`` with a specific error, or, when it has no usable
@@ -18,7 +18,7 @@ from tests.chaos.conftest import SIZES, simulated
 from tests.integration.harness import cell_diff
 from tests.reference import model
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # exports.md
+REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")  # docs/reports.md
 GOOD = {"export_type": "messages", "time_zone": "Europe/Amsterdam", "date_from": "2024-10-25", "date_to": "2024-10-28",
         "as_of": "2024-10-29T12:00:00Z"}
 

@@ -1,4 +1,4 @@
-"""Broker restarts (issue 6, item 3).
+"""Broker restarts.
 
 The broker the tests use is stopped and started again with scripts/kafka.sh
 (KAFKA_HOME from the environment, default .kafka; the port of CONVOFLOW_BROKER)

@@ -1,4 +1,4 @@
-"""Crash consistency and lost local state (issue 6, items 1 and 2).
+"""Crash consistency and lost local state.
 
 A simulated contact centre is published in chunks from a background thread
 while the worker is SIGKILLed at random moments while it processes, and

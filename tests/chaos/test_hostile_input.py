@@ -1,4 +1,4 @@
-"""Hostile input (issue 6, item 5).
+"""Hostile input.
 
 Many rejected records of many kinds are mixed into a valid simulated stream,
 produced with a raw aiokafka producer straight to the input topics. Each one
@@ -8,7 +8,7 @@ bytes and the headers source_topic / source_partition / source_offset / reason
 twelve reports equal the clean model over the valid events only) and the worker
 stays up without a traceback.
 
-The rejection rules are taken from /work/shared/spec/events.md, not from the
+The rejection rules are taken from the contract (docs/events.md), not from the
 production validator: the required fields per type are listed here again.
 """
 import random

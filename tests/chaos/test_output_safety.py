@@ -1,7 +1,7 @@
-"""Safety of outputs (issue 6, item 7).
+"""Safety of outputs.
 
 - CSV cells a spreadsheet would execute are neutralised with a leading ``'``
-  (exports.md: a text cell starting with =, +, -, @, tab or CR; numbers and
+  (docs/reports.md: a text cell starting with =, +, -, @, tab or CR; numbers and
   timestamps never are);
 - the HTTP API is read-only and rejects path tricks;
 - ``CONVOFLOW_API_TOKEN``: requests without ``Authorization: Bearer <token>`` get 401;

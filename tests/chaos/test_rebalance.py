@@ -1,4 +1,4 @@
-"""Rebalances (issue 6, item 4).
+"""Rebalances.
 
 Two workers share the partitions; during ingestion one is stopped and later
 started again (the full version does it several times, alternating workers,

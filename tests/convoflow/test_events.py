@@ -1,4 +1,4 @@
-"""Tests of convoflow.events against the event contract (spec/events.md)."""
+"""Tests of convoflow.events against the event contract (docs/events.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 a rename in the directory, a header row for every report over a simulated month."""
 import csv
 import io
-import os
 import re
 from pathlib import Path
 
@@ -11,9 +10,8 @@ import pytest
 from convoflow import simulate
 from exporters.request import EXPORT_TYPES
 
-# shared/ stands beside the repository (as in CI); CONVOFLOW_SHARED_DIR may point elsewhere.
-SHARED = Path(os.environ.get("CONVOFLOW_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
-SEED = SHARED / "seed" / "sparkcentral-data-exports.txt"
+# The seed article (Sparkcentral's "Data Exports" page), kept in the repository for its header tables.
+SEED = Path(__file__).resolve().parents[1] / "reference" / "seed" / "sparkcentral-data-exports.txt"
 
 
 def ev(eid, typ, at, **fields):

@@ -1,7 +1,7 @@
 """Reference model of the twelve convoflow exports.
 
 An independent, deliberately simple and slow second implementation of
-``/work/shared/spec/exports.md`` on the events of ``events.md``.  The tests use
+the report rules (``docs/reports.md``) on the events of ``docs/events.md``.  The tests use
 it to check the streaming engine; it never imports production code.
 
 API

@@ -1,6 +1,6 @@
 """Hand-computed scenarios for the reference model (tests/reference/model.py).
 
-Every expected file below was worked out by hand from exports.md and is written
+Every expected file below was worked out by hand from the report rules (docs/reports.md) and is written
 literally; none of it is produced by calling the model.  The comments next to
 the events give the arithmetic.
 """
@@ -10,6 +10,7 @@ import csv
 import io
 import random
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,7 +18,8 @@ from hypothesis import strategies as st
 
 from tests.reference.model import HEADERS, report, rows
 
-SEED = "/work/shared/seed/sparkcentral-data-exports.txt"
+# The seed article (Sparkcentral's "Data Exports" page), kept in the repository for its header tables.
+SEED = Path(__file__).resolve().parent / "seed" / "sparkcentral-data-exports.txt"
 URL = "https://app.convoflow.local/conversations/"
 
 
