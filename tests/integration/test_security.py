@@ -93,5 +93,5 @@ def test_settings_the_broker_refuses_are_one_line_and_exit_2(secure, tmp_path, c
     done = cli(*COMMANDS[command], env={**secure.env, **change}, cwd=tmp_path, timeout=120)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2, done.stderr
-    assert len(lines) == 1 and lines[0].startswith("convoflow: "), done.stderr
+    assert len(lines) == 1 and lines[0].startswith("convoflow: error: "), done.stderr
     assert all(part in lines[0] for part in said), lines[0]
