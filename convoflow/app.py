@@ -17,7 +17,7 @@ import faust
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, memory, metrics, people, presence,
+    contacts, conversations, dashboard, directory, explain, exports, faust_fixes, lookups, memory, metrics, people, presence,
     restore, schedule, watchdog, web,
 )
 from streams.replica import Replica
@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     coordinator, inbox = exports.register(app, runtime, replica, tables)
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
+    explain.register(app, runtime, coordinator, replica)
     watchdog.register(app, runtime)
     faust_fixes.register(app)
     memory.register(app, settings.malloc_trim_every())

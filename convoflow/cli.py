@@ -1,4 +1,4 @@
-"""The ``convoflow`` command: worker, publish, export, simulate."""
+"""The ``convoflow`` command: worker, publish, export, explain, simulate."""
 from __future__ import annotations
 
 import argparse
@@ -164,6 +164,10 @@ def main(argv=None) -> int:
     p.add_argument("--web-url", default=os.environ.get("CONVOFLOW_WEB_URL", "http://127.0.0.1:6066"),
                    help="a worker's web address, to download the file when it is not on this machine")
     p.set_defaults(func=cmd_export)
+
+    from convoflow import explain_command
+
+    explain_command.add_parser(sub)
 
     p = sub.add_parser("simulate", help="generate a simulated contact centre (JSON lines, or publish)")
     _common(p)
