@@ -366,7 +366,7 @@ def answer(ctx: ReportContext, cell: Cell, items: list) -> dict:
         out["numerator"] = exact(spec.numerator(merged), spec.unit)
         out["denominator"] = exact(spec.denominator(merged), spec.denominator_unit)
     elif spec.kind == "distinct":
-        out["values"] = len(spec.members(merged))
+        out["distinct_values"] = len(spec.members(merged))
     lines, intervals = [], []
     for key, item in sorted(members, key=lambda m: (m[1].get("at") is None, m[1].get("at") or 0, m[0])):
         line = _line(spec, item["r"])

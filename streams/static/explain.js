@@ -15,7 +15,7 @@
     const parts = [el("div", {}, el("strong", { text: what }), ` · ${data.from} to ${data.to} (${data.time_zone})`),
       el("div", {}, "Total ", el("strong", { id: "total", text: data.total === "" ? "(empty)" : data.total }),
         data.numerator !== undefined ? ` = ${data.numerator} / ${data.denominator}` : "",
-        data.values !== undefined ? ` distinct values` : "",
+        data.distinct_values !== undefined ? ` distinct values` : "",
         ` · ${data.conversations.length} conversation${data.conversations.length === 1 ? "" : "s"}`)];
     $("summary").replaceChildren(...parts);
     $("summary").dataset.status = "done";

@@ -150,6 +150,9 @@ def test_the_total_is_the_exported_cell_and_each_conversation_brings_its_contrib
     explanation = explain(pipeline, cell, ctx, rng)
     assert explanation["total"] == export_cell(pipeline, ctx, cell, rng)
     assert csv_rows(explanation)[-1][1] == csvfile.text(explanation["total"])
+    if cell.spec.kind == "distinct":  # the distinct values the conversations bring are the cell
+        brought = {v for c in explanation["conversations"] for v in c["values"]}
+        assert str(len(brought)) == explanation["total"] == str(explanation["distinct_values"])
     for line in rng.sample(explanation["conversations"], min(2, len(explanation["conversations"]))):
         check_without(cell, explanation, line, events, seed, tz, channels, rng)
 
