@@ -17,8 +17,8 @@ import faust
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, explain, exports, faust_fixes, lookups, memory, metrics, people, presence,
-    restore, schedule, watchdog, web,
+    contacts, conversations, dashboard, directory, explain, exports, faust_fixes, lookups, memory, metrics, people,
+    presence, restore, schedule, watchdog, web,
 )
 from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log

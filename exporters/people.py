@@ -43,6 +43,7 @@ def presence_overlaps(ctx: ReportContext, state: dict):
 
 
 def presence_partial(kind: str, overlap: int) -> dict:
+    """One interval's part of an agent's row: what presence_rows sums."""
     return {"av": overlap if kind == "AVAILABLE" else 0, "aw": overlap if kind == "AWAY" else 0, "present": True}
 
 
