@@ -47,9 +47,13 @@ def parse_query(query) -> tuple:
 
 async def explain(coordinator, replica, runtime: Runtime, req, cell) -> dict:
     as_of_us = parse_time(req.as_of) if req.as_of else int(time.time() * 1_000_000)
+    try:
+        ctx = report_context(replica, runtime, req, as_of_us)
+    except (ValueError, OverflowError) as exc:  # a date at the end of the calendar: no range in microseconds
+        raise BadRequest(f"the range {req.date_from}..{req.date_to} cannot be used: {exc}") from None
     report = explanation_report(cell)
     items = await coordinator.collect(report, req, as_of_us, keys=keys_of(cell), fresh=True)
-    return answer(report_context(replica, runtime, req, as_of_us), cell, items)
+    return answer(ctx, cell, items)
 
 
 def register(app, runtime: Runtime, coordinator, replica) -> None:

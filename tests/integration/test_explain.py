@@ -102,6 +102,8 @@ def test_bad_cells_get_their_reason(deployment):
     assert status == 400 and "not an aggregate" in got["error"]
     status, got = get(worker, params("messages", "m-1", "Content"))
     assert status == 400 and "messages cannot be explained" in got["error"]
+    status, got = get(worker, {**params("teams", "t-1", "Replies"), "from": "9999-12-31", "to": "9999-12-31"})
+    assert status == 400 and "cannot be used" in got["error"]
     status, got = get(worker, params("teams", "no-such-team", "Replies"))
     assert status == 404 and "no row 'no-such-team'" in got["error"]
     done = subprocess.run([sys.executable, "-m", "convoflow.cli", "explain", "--type", "teams", "--tz", TZ, "--from", FIRST,
