@@ -244,24 +244,28 @@ def _first(times) -> int | None:
     return min(times, default=None)
 
 
-def _topic_at(ctx: ReportContext, state: dict, topic_id: str) -> int | None:
+def _topic_at(ctx: ReportContext, state: dict, topic_id: str, partial: dict) -> int | None:
     return _first(a[A_T] for a in state.get("a", {}).values()
                   if a[A_KIND] == "topic.applied" and a[A_TARGET] == topic_id and ctx.in_range(a[A_T]))
 
 
-def _tag_at(ctx: ReportContext, state: dict, tag_id: str) -> int | None:
+def _tag_at(ctx: ReportContext, state: dict, tag_id: str, partial: dict) -> int | None:
     return _first(a[A_T] for a in state.get("a", {}).values()
                   if a[A_KIND] == "tag.applied" and a[A_TARGET] == tag_id and ctx.in_range(a[A_T]))
 
 
-def _virtual_agent_at(ctx: ReportContext, state: dict, va: str) -> int | None:
+def _virtual_agent_at(ctx: ReportContext, state: dict, va: str, partial: dict) -> int | None:
     times = [f[t] for part, t, v in (("m", M_T, M_VA), ("s", S_T, S_VA), ("a", A_T, A_VA))
              for f in state.get(part, {}).values() if f[v] == va and ctx.in_range(f[t])]
     return _first(times)
 
 
-_WHEN = {"topics": _topic_at, "tags": _tag_at, "virtual_agents": _virtual_agent_at,
-         "contacts": lambda ctx, state, contact_id: None}
+def _contact_at(ctx: ReportContext, state: dict, contact_id: str, partial: dict) -> int | None:
+    return partial.get("f")  # the contact's first message in R in this conversation
+
+
+# When a conversation's contribution counts: (ctx, state, row id, its partial) -> time or None
+_WHEN = {"topics": _topic_at, "tags": _tag_at, "virtual_agents": _virtual_agent_at, "contacts": _contact_at}
 
 
 def _conversation_source(cell: Cell, rule: Callable):
@@ -273,8 +277,7 @@ def _conversation_source(cell: Cell, rule: Callable):
             ident, channel = (key[0], key[1]) if isinstance(key, list) else (key, None)
             if not _is_row(cell.row, ident) or (cell.row_channel is not None and channel != cell.row_channel):
                 continue
-            at = partial.get("f") if cell.export_type == "contacts" else when(ctx, state, ident)
-            yield ["c", cid], {"r": partial, "at": at, "g": key}
+            yield ["c", cid], {"r": partial, "at": when(ctx, state, ident, partial), "g": key}
 
     return source
 
