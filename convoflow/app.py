@@ -17,8 +17,8 @@ import faust
 from convoflow.config import Settings
 from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, exports, lookups, memory, metrics, people, presence, restore,
-    schedule, watchdog, web,
+    contacts, conversations, dashboard, directory, explain, exports, lookups, memory, metrics, people, presence,
+    restore, schedule, watchdog, web,
 )
 from streams.faust_ext import SCHEME, audit, broker_urls, transport
 from streams.replica import Replica
@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     coordinator, inbox = exports.register(app, runtime, replica, tables)
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
+    explain.register(app, runtime, coordinator, replica)
     watchdog.register(app, runtime)
     transport.register(app)
     memory.register(app, settings.malloc_trim_every())

@@ -1,4 +1,4 @@
-"""The ``convoflow`` command: worker, publish, export, simulate, validate, schema.
+"""The ``convoflow`` command: worker, publish, export, explain, simulate, validate, schema.
 
 Bad input never ends in a traceback: a bad argument, a bad environment default of an
 option, an unusable path or an export request the worker would refuse is one line
@@ -241,6 +241,10 @@ def build_parser() -> Parser:
     env_option(p, "--web-url", "CONVOFLOW_WEB_URL", "http://127.0.0.1:6066", metavar="URL",
                help="a worker's web address, to download the file when it is not on this machine")
     p.set_defaults(func=cmd_export)
+
+    from convoflow import explain_command
+
+    explain_command.add_parser(sub)
 
     p = sub.add_parser("simulate", help="generate a simulated contact centre (JSON lines, or publish)",
                        description="Generate the events of a simulated contact centre, deterministically.")

@@ -8,13 +8,22 @@ from tables import people, presence
 from tables.people import DAY_US
 
 
+def owner_day(ctx: ReportContext, kind: str, key: str) -> tuple[str, int] | None:
+    """(owner id, UTC day) of an ``owner_days`` key of that kind of owner whose day meets R, else None."""
+    owner, day, _shard = key.rsplit("|", 2)
+    owner_kind, owner_id = owner.split(":", 1)
+    day = int(day)
+    if owner_kind != kind or (day + 1) * DAY_US <= ctx.start_us or day * DAY_US >= ctx.end_us:
+        return None
+    return owner_id, day
+
+
 def _day_rows(kind: str):
     def rows(ctx: ReportContext, key: str, record: dict):
-        owner, day, _shard = key.rsplit("|", 2)
-        owner_kind, owner_id = owner.split(":", 1)
-        day = int(day)
-        if owner_kind != kind or (day + 1) * DAY_US <= ctx.start_us or day * DAY_US >= ctx.end_us:
+        found = owner_day(ctx, kind, key)
+        if found is None:
             return
+        owner_id, day = found
         partial = people.in_range(day, record, ctx.start_us, ctx.end_us, ctx.channels)
         if partial:
             yield owner_id, {"p": partial}
@@ -22,21 +31,32 @@ def _day_rows(kind: str):
     return rows
 
 
-def presence_rows(ctx: ReportContext, agent_id: str, state: dict):
-    """Available and Away time inside R; an ongoing interval ends at as_of."""
-    available = away = 0
-    present = False
+def presence_overlaps(ctx: ReportContext, state: dict):
+    """``(start, stop, kind, overlap_us)`` of every AVAILABLE or AWAY interval that meets R; an
+    ongoing interval stops at as_of."""
     for start, end, kind, _ in presence.intervals(state):
         if kind not in ("AVAILABLE", "AWAY"):
             continue
         stop = presence.clipped_end(start, end, ctx.as_of_us)
         if presence.overlaps(start, stop, ctx.start_us, ctx.end_us):
-            present = True
-            overlap = max(0, min(stop, ctx.end_us) - max(start, ctx.start_us))
-            if kind == "AVAILABLE":
-                available += overlap
-            else:
-                away += overlap
+            yield start, stop, kind, max(0, min(stop, ctx.end_us) - max(start, ctx.start_us))
+
+
+def presence_partial(kind: str, overlap: int) -> dict:
+    """One interval's part of an agent's row: what presence_rows sums."""
+    return {"av": overlap if kind == "AVAILABLE" else 0, "aw": overlap if kind == "AWAY" else 0, "present": True}
+
+
+def presence_rows(ctx: ReportContext, agent_id: str, state: dict):
+    """Available and Away time inside R; an ongoing interval ends at as_of."""
+    available = away = 0
+    present = False
+    for _, _, kind, overlap in presence_overlaps(ctx, state):
+        present = True
+        if kind == "AVAILABLE":
+            available += overlap
+        else:
+            away += overlap
     if present:
         yield agent_id, {"av": available, "aw": away, "present": True}
 

@@ -31,7 +31,7 @@ from convoflow.events import TOPICS, parse_time
 from convoflow.topics import changelog_topic, end_offsets, partitions_of, partitions_of_topics
 from exporters import csvfile
 from exporters.context import ReportContext
-from exporters.lookups import LOOKUPS
+from exporters.explain import find_report
 from exporters.reports import (REPORTS, Report, append_run, merge_lines, merge_parts, read_run, shard_lines,
                                shard_part)
 from exporters.request import BadRequest, ExportRequest, parse_request
@@ -198,11 +198,11 @@ class Coordinator:
         return await self.collect(report, req, as_of_us, path=path), path
 
     async def collect(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None,
-                      path: str | None = None):
+                      path: str | None = None, fresh: bool = False):
         """``collect_once``, again when a partition moved to another worker in the middle."""
         for attempt in range(REBALANCE_RETRIES):
             try:
-                return await self.collect_once(report, req, as_of_us, keys, path)
+                return await self.collect_once(report, req, as_of_us, keys, path, fresh)
             except ShardMoved:
                 if attempt == REBALANCE_RETRIES - 1:
                     raise RuntimeError(f"partitions kept moving between workers ({REBALANCE_RETRIES} tries); retry later")
@@ -210,18 +210,20 @@ class Coordinator:
                 await asyncio.sleep(1.0)
 
     async def collect_once(self, report: Report, req: ExportRequest, as_of_us: int, keys: dict | None = None,
-                           path: str | None = None):
+                           path: str | None = None, fresh: bool = False):
         """Sorted (sort_key, row) of a report from every shard, or with ``path`` the rows' count once
         they are written there.
 
         Without ``keys``: an export, read-your-writes (catch up first, then scan
         every partition). With ``keys`` ({table: [["exact"|"prefix", key], ...]}):
-        a live lookup, only the partitions that own those keys, scanned as they are.
+        a live lookup, only the partitions that own those keys, scanned as they are (``fresh``: after
+        every shard has caught up, as for an export).
         """
         await asyncio.wait_for(self.inbox.started.wait(), self.timeout)
         consumer = self.inbox.consumer
-        if keys is None:
+        if keys is None or fresh:
             await self.catch_up(req)
+        if keys is None:
             scan = dict(offsets={}, replica=await end_offsets(consumer, self.replicated), request=req.params(),
                         as_of_us=as_of_us, report=report.export_type)
             if path is not None:
@@ -375,7 +377,7 @@ class Shards:
             await self.reply(token, p, [], True, error=str(exc) or repr(exc))
 
     async def scan(self, token: str, p: int, req: dict) -> None:
-        report = REPORTS.get(req["report"]) or LOOKUPS[req["report"]]
+        report = find_report(req["report"])
         keys = req.get("keys")
         dbs = {source: self.tables[source].data.partition_db(p) for source in report.sources}
         if req.get("lines") and keys is None and self.processes is not None and self.processes.wanted(dbs):

@@ -215,9 +215,19 @@ def in_range(day: int, record: dict, start_us: int, end_us: int, channels: froze
             if channels is None or channel in channels:
                 add_into(total, partial)
         return total
-    for key, partial in record.get("b", {}).items():
+    return partials_in_range(record.get("b", {}), start_us, end_us, channels)[0]
+
+
+def partials_in_range(partials: dict, start_us: int, end_us: int, channels: frozenset | None,
+                      ) -> tuple[dict, int | None]:
+    """The sum of ``{"<channel>|<bucket>": partial}`` over the buckets in [start, end) that pass the
+    channel filter, and the start of the earliest such bucket (None when there is none)."""
+    total: dict = {}
+    first = None
+    for key, partial in partials.items():
         channel, bucket = key.rsplit("|", 1)
         t = int(bucket) * BUCKET_US
         if start_us <= t < end_us and (channels is None or channel in channels):
             add_into(total, partial)
-    return total
+            first = t if first is None else min(first, t)
+    return total, first

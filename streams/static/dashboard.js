@@ -22,9 +22,15 @@
   ];
   const CSAT = ["CSAT with Score 1", "CSAT with Score 2", "CSAT with Score 3", "CSAT with Score 4", "CSAT with Score 5"];
 
-  function cell(row, column, kind) {
+  function cell(row, column, kind, report) {
     const value = row[column] ?? "";
-    return el("td", { "data-col": column, title: kind === "s" && value !== "" ? humanSeconds(value) : null, text: value });
+    const td = el("td", { "data-col": column, title: kind === "s" && value !== "" ? humanSeconds(value) : null });
+    if (value === "") return td;
+    // Each number links to its explanation: the conversations that make it (/explain/view).
+    const id = row[report === "teams" ? "Team ID" : "User ID"];
+    const q = new URLSearchParams({ type: report, tz: state.zone, from: state.day, to: state.day, row: id, column });
+    td.append(el("a", { class: "explain", href: `/explain/view?${q}`, text: value }));
+    return td;
   }
 
   function csatCell(row) {
@@ -52,7 +58,7 @@
     header(table, ["Team", ...TEAM_COLUMNS.map((c) => c[0]), "CSAT 1–5"]);
     body(table, teams.map((t) => el("tr", { "data-id": t["Team ID"] },
       el("td", { class: "text" }, t["Team Name"] || t["Team ID"], el("span", { class: "id", text: t["Team Name"] ? t["Team ID"] : "" })),
-      ...TEAM_COLUMNS.map(([c, k]) => cell(t, c, k)), csatCell(t))), "no team activity yet today", TEAM_COLUMNS.length + 2);
+      ...TEAM_COLUMNS.map(([c, k]) => cell(t, c, k, "teams")), csatCell(t))), "no team activity yet today", TEAM_COLUMNS.length + 2);
   }
 
   function presenceCell(p) {
@@ -67,7 +73,7 @@
     header(table, ["Agent", "Presence", ...AGENT_COLUMNS.map((c) => c[0]), "CSAT 1–5"]);
     body(table, agents.map((a) => el("tr", { "data-id": a["User ID"] },
       el("td", { class: "text" }, a["User Name"] || a["User ID"], el("span", { class: "id", text: a["User Name"] ? a["User ID"] : "" })),
-      presenceCell(a.presence), ...AGENT_COLUMNS.map(([c, k]) => cell(a, c, k)), csatCell(a))),
+      presenceCell(a.presence), ...AGENT_COLUMNS.map(([c, k]) => cell(a, c, k, "agent_metrics")), csatCell(a))),
       "no agent activity yet today", AGENT_COLUMNS.length + 3);
   }
 
@@ -96,6 +102,8 @@
 
   function render(data) {
     document.querySelectorAll(".day").forEach((n) => { n.textContent = `${data.date} (${data.time_zone})`; });
+    state.day = data.date;
+    state.zone = data.time_zone;
     renderQueue(data.queue);
     $("responses").textContent = data.responses;
     const frt = data.first_response;

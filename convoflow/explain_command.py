@@ -1,0 +1,112 @@
+"""``convoflow explain``: the conversations that make one cell of an export, asked of a worker over HTTP."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("explain", help="list the conversations that make one cell of an export, and its total")
+    p.add_argument("--type", required=True, help="aggregate report: agent_metrics, teams, topics, tags, virtual_agents, contacts")
+    p.add_argument("--tz", required=True, help="IANA time zone, e.g. Europe/Amsterdam")
+    p.add_argument("--from", dest="date_from", required=True, help="first local date YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, help="last local date YYYY-MM-DD (included)")
+    p.add_argument("--channel", action="append", help="keep this channel id (repeatable)")
+    p.add_argument("--as-of", help="RFC 3339 end of ongoing presence intervals (default: now)")
+    p.add_argument("--row", required=True, help="the row's ID as the export writes it (User ID, Team ID, Topic ID, "
+                                                "Tag ID, Agent ID of a virtual agent, Contact Profile ID)")
+    p.add_argument("--row-channel", help="topics, tags, virtual agents: the channel id of the row ('' = no channel)")
+    p.add_argument("--column", required=True, help="the column header, e.g. 'Handle Time (s)'")
+    p.add_argument("--out", help="write the explanation as CSV here")
+    p.add_argument("--json", action="store_true", help="print the explanation as JSON (what GET /explain returns)")
+    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--web-url", default=os.environ.get("CONVOFLOW_WEB_URL", "http://127.0.0.1:6066"),
+                   help="any worker's web address (env CONVOFLOW_WEB_URL; default %(default)s)")
+    p.set_defaults(func=run)
+
+
+def query(args) -> dict:
+    """The query of GET /explain; BadRequest (with the reason) when the arguments are not a cell."""
+    import orjson
+
+    from exporters.explain import parse_cell
+    from exporters.request import parse_request
+
+    request = {"request_id": f"cli-{uuid.uuid4().hex[:16]}", "export_type": args.type, "time_zone": args.tz,
+               "date_from": args.date_from, "date_to": args.date_to, "channels": args.channel or []}
+    if args.as_of:
+        request["as_of"] = args.as_of
+    parse_request(orjson.dumps(request))
+    parse_cell(args.type, args.row, args.column, args.row_channel)
+    params = {"type": args.type, "tz": args.tz, "from": args.date_from, "to": args.date_to, "row": args.row,
+              "column": args.column, "channel": args.channel or []}
+    if args.as_of:
+        params["as_of"] = args.as_of
+    if args.row_channel is not None:
+        params["row_channel"] = args.row_channel
+    return params
+
+
+def fetch(web_url: str, params: dict, timeout: float) -> dict:
+    url = f"{web_url.rstrip('/')}/explain?{urllib.parse.urlencode(params, doseq=True)}"
+    token = os.environ.get("CONVOFLOW_API_TOKEN", "")
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            reason = json.loads(exc.read()).get("error") or exc.reason
+        except ValueError:
+            reason = exc.reason
+        raise RuntimeError(reason) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RuntimeError(f"cannot reach a worker at {web_url}: {reason}") from None
+
+
+def run(args) -> int:
+    from exporters import csvfile
+    from exporters.explain import CSV_HEADER, csv_rows
+    from exporters.request import BadRequest
+
+    try:
+        params = query(args)
+    except BadRequest as exc:
+        print(f"convoflow explain: {exc.reason}", file=sys.stderr)
+        return 2
+    try:
+        explanation = fetch(args.web_url, params, args.timeout)
+    except RuntimeError as exc:
+        print(f"explain failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(explanation, indent=2, ensure_ascii=False))
+    if args.out:
+        count = csvfile.write(args.out, CSV_HEADER, csv_rows(explanation))
+        print(f"{count - 1} lines and the total -> {args.out}", file=sys.stderr if args.json else sys.stdout)
+    if not args.json and not args.out:
+        print_table(explanation, sys.stdout)
+    return 0
+
+
+def print_table(explanation: dict, out) -> None:
+    from exporters.explain import CSV_HEADER, csv_rows
+
+    rows = [CSV_HEADER] + csv_rows(explanation)
+    average = explanation["kind"] == "average"
+    keep = [i for i in range(len(CSV_HEADER)) if average or CSV_HEADER[i] not in ("Numerator", "Denominator")]
+    rows = [[row[i] for i in keep] for row in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(keep) - 1)]
+    title = f"{explanation['column']} of {explanation['export_type']} {explanation['row']}"
+    if "row_channel" in explanation:
+        title += f" (channel {explanation['row_channel'] or 'none'})"
+    print(f"{title}, {explanation['from']} to {explanation['to']} ({explanation['time_zone']}):", file=out)
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1], file=out)
+
