@@ -109,6 +109,11 @@ def cmd_export(args) -> int:
 def cmd_simulate(args) -> int:
     from convoflow import simulate
 
+    if args.live:
+        from convoflow import live
+
+        return live.main(_settings(args), seed=args.seed, rate=args.rate, backfill=args.backfill, agents=args.agents)
+
     events = simulate.generate(seed=args.seed, agents=args.agents, conversations=args.conversations, days=args.days,
                                start=args.start)
     if args.duplicates or args.disorder:
@@ -176,6 +181,12 @@ def main(argv=None) -> int:
     p.add_argument("--disorder", type=int, default=0, help="shuffle events within a window of this many")
     p.add_argument("--out", default="-", help="JSON-lines output file (default stdout)")
     p.add_argument("--publish", action="store_true", help="publish to the broker instead of writing a file")
+    p.add_argument("--live", action="store_true",
+                   help="publish a contact centre in real time, with current timestamps, until stopped")
+    p.add_argument("--rate", type=float, default=120.0, metavar="N",
+                   help="with --live: new conversations per hour, on average (default %(default)g)")
+    p.add_argument("--backfill", type=int, default=0, metavar="DAYS",
+                   help="with --live: also publish the DAYS whole days before today at once (default %(default)s)")
     p.set_defaults(func=cmd_simulate)
 
     args = parser.parse_args(argv)
