@@ -18,6 +18,10 @@ conversations open, are answered and resolved while a dashboard watches.
   conversation, a late survey answer) wait their turn with the others.
 * ``rate`` is the average number of new conversations per hour; the hours of a
   day are weighted like the simulator's (busy afternoons, quiet nights).
+* A conversation the simulator leaves New or Pending is resolved by the system
+  a day after its last status change (``AUTO_RESOLVE``), as contact centres
+  do: the open queue holds about a day's leftovers, not every day's since the
+  feed started.
 
 Pure scheduling lives in ``Feed`` (a clock is passed in, so tests control it);
 ``run`` publishes through the same producer and routing as ``convoflow publish``.
@@ -40,6 +44,8 @@ DAY_US = 86_400 * 1_000_000
 MAX_RATE = 1000.0  # conversations per hour: a day is generated in memory at once
 MAX_BACKFILL_DAYS = 31
 LOOKAHEAD_US = 10 * 60 * 1_000_000  # a day is generated this long before it starts
+
+AUTO_RESOLVE_US = DAY_US  # a conversation left New or Pending is resolved this long after its last status
 
 # Ids that name one conversation's facts: namespaced by the day they were generated for.
 DAILY_IDS = ("event_id", "conversation_id", "message_id", "inbound_message_id", "lock_id", "survey_id")
@@ -75,13 +81,32 @@ def day_events(day: date, seed: int = 1, rate: float = 120.0, agents: int = 25, 
                                conversations=max(1, round(rate * 24)), days=1, start=f"{day.isoformat()}T00:00:00Z")
     tag = day.strftime("%Y%m%d")
     out = []
+    last_status: dict[str, tuple[int, str]] = {}
     for e in events:
         for name in DAILY_IDS:
             v = e.get(name)
             if v.__class__ is str:
                 e[name] = _daily(v, tag)
-        out.append((parse_time(e["occurred_at"]), e))
+        t = parse_time(e["occurred_at"])
+        out.append((t, e))
+        if e["type"] == "conversation.status_changed":
+            last_status[e["conversation_id"]] = (t, e["status"])
+    resolves = [(t + AUTO_RESOLVE_US - t % 1000, cid) for cid, (t, status) in last_status.items() if status != "RESOLVED"]
+    for n, (t, cid) in enumerate(sorted(resolves), 1):
+        out.append((t, {"event_id": f"e-{tag}-auto-{n:06d}", "type": "conversation.status_changed",
+                        "occurred_at": _rfc3339(t), "conversation_id": cid, "status": "RESOLVED",
+                        "resolved_by": "SYSTEM", "resolve_trigger": "AUTO_RESOLVE"}))
+    out.sort(key=_first)  # stable: the simulator's order stays for equal times
     return out
+
+
+def _first(item):
+    return item[0]
+
+
+def _rfc3339(t_us: int) -> str:
+    dt = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=t_us)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 class Feed:

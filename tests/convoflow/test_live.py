@@ -87,3 +87,20 @@ def test_cli_rejects_a_bad_rate_with_exit_2(capsys):
     assert main(["simulate", "--live", "--rate", "0", "--broker", "kafka://127.0.0.1:1"]) == 2
     err = capsys.readouterr().err
     assert "--rate must be more than 0" in err and "Traceback" not in err
+
+
+def test_conversations_left_open_are_resolved_by_the_system_a_day_later():
+    events = live.day_events(DAY, seed=3, rate=10, agents=6)
+    last: dict[str, tuple[int, dict]] = {}
+    for t, e in events:
+        if e["type"] == "conversation.status_changed":
+            last[e["conversation_id"]] = (t, e)
+    assert last and all(e["status"] == "RESOLVED" for _, e in last.values())
+    auto = [(t, e) for t, e in events if "-auto-" in e["event_id"]]
+    assert auto  # the simulator leaves some open
+    for t, e in auto:
+        assert e["resolved_by"] == "SYSTEM" and e["resolve_trigger"] == "AUTO_RESOLVE"
+        before = [u for u, f in events if f.get("conversation_id") == e["conversation_id"]
+                  and f["type"] == "conversation.status_changed" and f is not e]
+        assert before and 0 <= t - (max(before) + live.AUTO_RESOLVE_US) < 1000  # to the millisecond
+        assert parse_time(e["occurred_at"]) == t
