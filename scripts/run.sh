@@ -70,7 +70,7 @@ else
   "$BIN/convoflow" simulate --live --backfill 7 --rate "$RATE" --agents 25 --seed 7 >>"$FEED_LOG" 2>&1 &
   echo $! >"$FEED_PIDFILE"
   echo "run.sh: live feed started (pid $!, $RATE conversations per hour, log $FEED_LOG); publishing the last 7 days ..."
-  until tail -n +"$((seen + 1))" "$FEED_LOG" | grep -q "^live: backfill published"; do
+  until grep -q "^live: backfill published" <(tail -n +"$((seen + 1))" "$FEED_LOG"); do
     running "$FEED_PIDFILE" || { echo "run.sh: the live feed stopped:"; tail -20 "$FEED_LOG"; stop_all; exit 1; }
     sleep 0.5
   done
