@@ -165,6 +165,7 @@ async def run(settings: Settings, feed: Feed, stop: asyncio.Event, clock=time.ti
     counts: Counter = Counter()
 
     async def send(events: list[dict]) -> None:
+        """Publish in order; a stop (a signal handled while sends yield) leaves the rest unsent."""
         import orjson
 
         pending = []
@@ -175,11 +176,19 @@ async def run(settings: Settings, feed: Feed, stop: asyncio.Event, clock=time.ti
             if len(pending) >= 20_000:
                 await asyncio.gather(*pending)
                 pending.clear()
+                if stop.is_set():
+                    break
         await asyncio.gather(*pending)
 
     try:
         first = feed.next_day
-        await send(feed.due(now_us()))
+        # The past one day at a time, so that a stop does not wait for the whole backfill.
+        day = first
+        while not stop.is_set() and day_start_us(day) <= now_us():
+            day += timedelta(days=1)
+            await send(feed.due(min(day_start_us(day) - 1, now_us())))
+        if stop.is_set():
+            return counts
         print(f"live: backfill published ({first.isoformat()} 00:00 UTC to now): {describe(counts)}",
               file=out, flush=True)
         reported, last = clock(), Counter(counts)

@@ -111,4 +111,5 @@ while running "$PIDFILE"; do
   sleep 1
 done
 echo "run.sh: the worker stopped"
+rm -f "$PIDFILE"
 stop_pid "$FEED_PIDFILE" "live feed"

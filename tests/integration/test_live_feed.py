@@ -102,3 +102,17 @@ def test_live_feed_backfills_then_publishes_each_event_at_its_time(broker):
     total = int(feed.wait_for(STOPPED_LINE, 10).group(1))
     assert total >= backfill + 3
     assert not any("Traceback" in line for line in feed.lines), feed.lines
+
+
+def test_a_stop_during_a_long_backfill_ends_the_feed_cleanly(broker):
+    """31 days at 200 conversations an hour take minutes to send: SIGTERM a few seconds in stops it between
+    batches, with the summary of what was sent, and without the backfill line."""
+    settings = Settings(broker=BROKER, topic_prefix=f"t{uuid.uuid4().hex[:10]}-", partitions=2)
+    feed = Feed(settings, "--rate", "200", "--agents", "5", "--backfill", "31")
+    feed.wait_for(re.compile(r"^live: 200 conversations per hour"), 60)
+    time.sleep(3)
+    assert feed.stop() == 0, feed.lines
+    total = int(feed.wait_for(STOPPED_LINE, 10).group(1))
+    assert total < 31 * 200 * 24 * 15  # far from the whole backfill
+    assert not any(BACKFILL_LINE.match(line) for line in feed.lines), feed.lines
+    assert not any("Traceback" in line for line in feed.lines), feed.lines

@@ -27,7 +27,7 @@ def live(ui_deployment):
     the simulator never logs off on a simulated day's last shift, so somebody's presence time always runs."""
     d = ui_deployment
     feed = subprocess.Popen(
-        [sys.executable, "-m", "convoflow.cli", "simulate", "--live", "--rate", "60", "--agents", "6", "--seed", "11",
+        [sys.executable, "-m", "convoflow.cli", "simulate", "--live", "--rate", "30", "--agents", "6", "--seed", "11",
          "--backfill", "1", "--broker", d.settings.broker, "--topic-prefix", d.prefix, "--partitions",
          str(d.partitions)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
     yield d
