@@ -35,6 +35,7 @@ import sys
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
+from operator import itemgetter
 
 from convoflow import simulate
 from convoflow.config import ConfigError, Settings
@@ -91,17 +92,14 @@ def day_events(day: date, seed: int = 1, rate: float = 120.0, agents: int = 25, 
         out.append((t, e))
         if e["type"] == "conversation.status_changed":
             last_status[e["conversation_id"]] = (t, e["status"])
-    resolves = [(t + AUTO_RESOLVE_US - t % 1000, cid) for cid, (t, status) in last_status.items() if status != "RESOLVED"]
-    for n, (t, cid) in enumerate(sorted(resolves), 1):
+    resolves = sorted((t + AUTO_RESOLVE_US - t % 1000, cid)  # to the millisecond, like the simulator's times
+                      for cid, (t, status) in last_status.items() if status != "RESOLVED")
+    for n, (t, cid) in enumerate(resolves, 1):
         out.append((t, {"event_id": f"e-{tag}-auto-{n:06d}", "type": "conversation.status_changed",
                         "occurred_at": _rfc3339(t), "conversation_id": cid, "status": "RESOLVED",
                         "resolved_by": "SYSTEM", "resolve_trigger": "AUTO_RESOLVE"}))
-    out.sort(key=_first)  # stable: the simulator's order stays for equal times
+    out.sort(key=itemgetter(0))  # stable: the simulator's order stays for equal times
     return out
-
-
-def _first(item):
-    return item[0]
 
 
 def _rfc3339(t_us: int) -> str:
