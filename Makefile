@@ -17,12 +17,13 @@ BENCH_STAMP = $(VENV)/.installed-bench
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install ui-deps kafka-up kafka-down kafka-status test chaos unit bench bench-smoke run stop clean distclean
+.PHONY: help install ui-deps ops-deps kafka-up kafka-down kafka-status test chaos unit bench bench-smoke run stop clean distclean
 
 help:
 	@echo "convoflow make targets:"
 	@echo "  make install      create $(VENV) and pip install -e '.[test]' (again only when pyproject.toml changes)"
 	@echo "  make ui-deps      browser test deps: Debian's chromium (apt-get) and playwright + prometheus-client (pip)"
+	@echo "  make ops-deps     promtool (Debian's prometheus package, apt-get) for the alert-rule tests in tests/ops"
 	@echo "  make kafka-up     start the local Kafka broker on 127.0.0.1:$(KAFKA_PORT) (scripts/kafka.sh up)"
 	@echo "  make kafka-down   stop the local Kafka broker"
 	@echo "  make kafka-status tell whether the local Kafka broker runs"
@@ -34,7 +35,7 @@ help:
 	@echo "  make bench        start Kafka, run the benchmark (bench/run.py, ~4 min), always stop Kafka;"
 	@echo "                    figures on stdout and in bench/results.json (sizes: make bench BENCH_ARGS='--conversations 20000')"
 	@echo "  make bench-smoke  the same on a tiny stream (under a minute)"
-	@echo "  make run          start broker + worker + simulated data (scripts/run.sh)"
+	@echo "  make run          start broker + worker + a live simulated contact centre (the last 7 days, then real time)"
 	@echo "  make stop         stop what 'make run' started, and the broker"
 	@echo "  make clean        stop the broker; delete .kafka/data, data/, exports/"
 	@echo "  make distclean    clean, and also delete $(VENV) and .kafka (jars)"
@@ -63,6 +64,17 @@ ui-deps: install
 	  || $(VENV)/bin/python -m pip install -q -e '.[test,ui]' \
 	  || echo "ui-deps: pip install of the ui extras failed"
 
+# promtool tests the Prometheus alert rules and dashboard queries in ops/ (tests/ops). Best effort, like ui-deps:
+# without it tests/ops installs it itself, or skips with the reason.
+ops-deps:
+	@if ! command -v promtool >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "ops-deps: apt-get install prometheus (for promtool)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+	      || echo "ops-deps: could not install prometheus; the promtool tests will say why they skip"; \
+	  else echo "ops-deps: no promtool and no root apt-get; the promtool tests will say why they skip"; fi; \
+	fi
+
 kafka-up:
 	$(KAFKA) up
 
@@ -74,7 +86,7 @@ kafka-status:
 
 # One shell: the trap stops the broker whatever happens (failure, Ctrl-C),
 # and the recipe exits with pytest's status.
-test: install ui-deps
+test: install ui-deps ops-deps
 	@trap '$(KAFKA) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(KAFKA) up || exit $$?; \
 	rc=0; CONVOFLOW_BROKER='$(BROKER)' $(VENV)/bin/pytest -q -m 'not slow' tests $(PYTEST_ARGS) || rc=$$?; \

@@ -142,6 +142,11 @@ def cmd_simulate(args) -> int:
     from convoflow import simulate
 
     settings = _settings(args)  # checked even when only writing a file
+    if args.live:
+        from convoflow import live
+
+        return live.main(settings, seed=args.seed, rate=args.rate, backfill=args.backfill, agents=args.agents)
+
     try:
         simulate.check_start(args.start, args.days)
     except ValueError as exc:
@@ -262,6 +267,12 @@ def build_parser() -> Parser:
                    help="shuffle events within a window of this many (default: %(default)s)")
     p.add_argument("--out", default="-", metavar="PATH", help="JSON-lines output file (default: stdout)")
     p.add_argument("--publish", action="store_true", help="publish to the broker instead of writing a file")
+    p.add_argument("--live", action="store_true",
+                   help="publish a contact centre in real time, with current timestamps, until stopped")
+    p.add_argument("--rate", type=float, default=120.0, metavar="N",
+                   help="with --live: new conversations per hour, on average (default %(default)g)")
+    p.add_argument("--backfill", type=int, default=0, metavar="DAYS",
+                   help="with --live: also publish the DAYS whole days before today at once (default %(default)s)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("validate", help="check a JSON-lines file against the event contract, offline",

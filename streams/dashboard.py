@@ -1,5 +1,6 @@
 """Operators' pages, served by every worker: the live dashboard and the export page.
 
+GET  /                              redirects to /dashboard
 GET  /dashboard                      the live dashboard (static/dashboard.html; polls /dashboard/data)
 GET  /dashboard/data?tz=[&date=]     its numbers, as JSON: the open queue, teams and agents for the
                                      local day, responses per hour, first-response-time distribution
@@ -31,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
+from aiohttp.web import HTTPFound
 from aiokafka import AIOKafkaConsumer
 from faust.web import Request, Response, View
 
@@ -353,6 +355,11 @@ def register(app, runtime: Runtime, coordinator, results: Results, scheduler=Non
         if found is None:
             return view.json({"error": f"{missing[0]} {name}"}, status=missing[1])
         return view.bytes(found[0], headers={"Content-Type": found[1], **no_cache})
+
+    @app.page("/")
+    class Index(View):
+        async def get(self, request: Request) -> Response:
+            raise HTTPFound("/dashboard")
 
     @app.page("/ui/{name}")
     class Static(View):

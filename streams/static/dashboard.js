@@ -116,6 +116,8 @@
     barChart($("chart-frt"), frt.labels, frt.classes);
     renderTeams(data.teams);
     renderAgents(data.agents);
+    if (!state.date && document.activeElement !== $("date")) $("date").value = data.date;
+    document.body.dataset.date = data.date;
     document.body.dataset.asOf = data.as_of;
   }
 
@@ -151,13 +153,21 @@
   }
 
   $("tz").value = state.tz;
+  $("date").value = state.date || localDate(state.tz);
   fillZones($("zones"));
-  $("controls").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    const tz = $("tz").value.trim() || "UTC";
+  // Today is the default and is not written into the address: a page left open moves on at midnight.
+  function go(tz, date) {
     const next = new URLSearchParams(location.search);
     next.set("tz", tz);
+    if (date && date !== localDate(tz)) next.set("date", date);
+    else next.delete("date");
     location.search = next.toString();
+  }
+  $("controls").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    go($("tz").value.trim() || "UTC", $("date").value);
   });
+  $("date").addEventListener("change", () => { if ($("date").value) go($("tz").value.trim() || "UTC", $("date").value); });
+  $("today").addEventListener("click", () => go($("tz").value.trim() || "UTC", ""));
   poll();
 })();

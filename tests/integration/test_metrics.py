@@ -127,3 +127,20 @@ def test_one_readable_line_per_rebalance_and_recovery(backfilled):
     assert "recovery done in" in log and "processing partitions [0, 1, 2, 3]" in log
     assert "export " in log and " rows in " in log  # the one line per export
     assert "Traceback" not in log
+
+
+def test_alert_rules_and_grafana_dashboard_read_metrics_a_worker_exposes(backfilled):
+    """Every convoflow_* name in ops/prometheus/alerts.yml and ops/grafana/dashboards/convoflow.json is declared
+    by a real worker's /metrics (names from its # TYPE lines: nothing to keep in step by hand)."""
+    from tests.ops.queries import alert_expressions, dashboard_queries, exposed_names, metric_names
+
+    d, _, _ = backfilled
+    status, body = d.workers[0].get("/metrics")
+    assert status == 200
+    exposed = exposed_names(body.decode())
+    assert "convoflow_events_total" in exposed and "convoflow_export_duration_seconds_bucket" in exposed
+    used = {name: where for where, expr in dashboard_queries() for name in metric_names(expr)}
+    used.update({name: "alerts.yml" for expr in alert_expressions() for name in metric_names(expr)})
+    assert len(used) >= 12
+    missing = {name: where for name, where in used.items() if name not in exposed}
+    assert not missing, f"not exposed by /metrics: {missing}"
