@@ -46,7 +46,6 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         web_bind=settings.web_bind,
         web_host=settings.web_host,
         producer_linger_ms=5,
-        producer_compression_type=os.environ.get("CF_EXP_COMPRESSION") or None,
         producer_max_request_size=8 * 1024 * 1024,
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
