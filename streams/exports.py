@@ -151,7 +151,7 @@ class Coordinator:
             req = parse_request(event.value)
         except BadRequest as exc:
             if exc.request_id is None:
-                await self.runtime.dead_letter(event, f"export request without a usable request_id: {exc.reason}")
+                await self.runtime.dead_letter(event.message, f"export request without a usable request_id: {exc.reason}")
                 return
             await self.fail(exc.request_id, exc.export_type, requested_at, exc.reason)
             return
