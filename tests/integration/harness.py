@@ -155,7 +155,10 @@ class Worker:
 
 
 # aiokafka logs these at ERROR while a group rebalances (a worker joins or leaves); it rejoins by itself.
-BENIGN = ("OffsetCommit failed for group", "Heartbeat failed for group")
+# Logged at ERROR by aiokafka and retried by it: a commit or heartbeat during a rebalance, and the first
+# group lookup on a fresh broker, which creates its offsets topic then.
+BENIGN = ("OffsetCommit failed for group", "Heartbeat failed for group",
+          "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError")
 
 
 def problems_in_log(text: str) -> list[str]:
