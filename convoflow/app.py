@@ -13,9 +13,10 @@ import os
 import time
 
 import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from convoflow.config import Settings
-from convoflow.topics import ensure_topics
+from convoflow.topics import DURABLE_PRODUCER, ensure_topics
 from streams import (
     contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, memory, metrics, people, presence,
     restore, schedule, watchdog, web,
@@ -24,17 +25,31 @@ from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log
 
 
-def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+class DurableProducer(faust_aiokafka.Producer):
+    """Faust's producer, writing like every producer convoflow makes (``DURABLE_PRODUCER``): Faust
+    asks for idempotence only inside transactions, which convoflow does not use."""
+
+    def _settings_extra(self):
+        return {**super()._settings_extra(), **DURABLE_PRODUCER}
+
+
+class App(faust.App):
+    def _new_producer(self):
+        return DurableProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
+def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Runtime]:
+    """The worker's app; ``replication`` is the replication factor ``ensure_topics`` settled."""
     faust_fixes.apply()
     configure_rocksdb_memory(*settings.rocksdb_memory())
-    app = faust.App(
+    app = App(
         settings.app_id,
         broker=settings.broker,
         broker_credentials=settings.faust_credentials(),
         store="rocksdb://",
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication,
         topic_allow_declare=False,  # ensure_topics created every topic, the assignor's too, in one go
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
@@ -82,7 +97,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     @app.task
     async def say_what_happened_before_start():
         for note in runtime.notes:
-            log.info(note)
+            level, line = note if isinstance(note, tuple) else (logging.INFO, note)
+            log.log(level, line)
 
     @app.task
     async def start_readers():
@@ -105,8 +121,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     memory.fix_mmap_threshold()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings))
-    app, runtime = create_app(settings)
+    topics = loop.run_until_complete(ensure_topics(settings))
+    app, runtime = create_app(settings, topics.replication)
+    runtime.notes += topics.notes
     started = time.monotonic()
     restored = loop.run_until_complete(restore.restore_tables(app, settings))
     if restored:

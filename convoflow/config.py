@@ -57,6 +57,10 @@ class Settings:
     kafka_sasl_username: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_USERNAME", ""))
     kafka_sasl_password: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SASL_PASSWORD", ""))
     kafka_ssl_cafile: str = field(default_factory=lambda: env("CONVOFLOW_KAFKA_SSL_CAFILE", ""))
+    # Replicas of every topic convoflow creates (convoflow.topics); unset: 3, or all brokers when there are fewer.
+    replication_factor: str = field(default_factory=lambda: env("CONVOFLOW_REPLICATION_FACTOR", ""))
+    # "1": an existing topic with fewer replicas than that is a warning at start, not a refusal.
+    allow_low_replication: bool = field(default_factory=lambda: env("CONVOFLOW_ALLOW_LOW_REPLICATION", "") == "1")
 
     def rocksdb_memory(self) -> tuple[int, int]:
         """(cache bytes, write buffer bytes) for ``streams.runtime.configure_rocksdb_memory``."""
@@ -77,6 +81,14 @@ class Settings:
         if self.export_process_min_keys < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS ({self.export_process_min_keys}) must be 0 or more")
         return self.export_processes, self.export_process_min_keys
+
+    def wanted_replication(self) -> int | None:
+        """CONVOFLOW_REPLICATION_FACTOR as a number, None when unset (convoflow.topics picks it)."""
+        if not self.replication_factor.strip():
+            return None
+        if not self.replication_factor.strip().isdigit() or int(self.replication_factor) < 1:
+            raise ConfigError(f"CONVOFLOW_REPLICATION_FACTOR must be a whole number of at least 1, not {self.replication_factor!r}")
+        return int(self.replication_factor)
 
     def kafka_kwargs(self) -> dict:
         """Connection settings for aiokafka clients (security protocol, SASL, SSL)."""
