@@ -17,10 +17,14 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from convoflow.topics import deployment_topics
-from tests.chaos.conftest import REPO, ChaosDeployment, ChaosWorker, broker_port
+from tests.chaos.conftest import BENIGN_BROKER_AWAY, REPO, ChaosDeployment, ChaosWorker, broker_port
 
 CLUSTER_SH = REPO / "scripts" / "kafka-cluster.sh"
 NODES = 3
+
+# What a client logs while a node of the cluster is away, besides what BENIGN_BROKER_AWAY lists: a request
+# that reached a node which no longer leads the partition (aiokafka asks again after a metadata refresh).
+BENIGN_NODE_AWAY = BENIGN_BROKER_AWAY + ("NotLeaderForPartitionError",)
 
 
 def cluster_port() -> int:

@@ -27,8 +27,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from convoflow.config import ConfigError, Settings
 from convoflow.topics import deployment_topics, ensure_topics
-from tests.chaos.cluster import ClusterDeployment, KafkaCluster, cluster_port
-from tests.chaos.conftest import BENIGN_BROKER_AWAY, SIZES, Publisher, problems_in, simulated
+from tests.chaos.cluster import BENIGN_NODE_AWAY, ClusterDeployment, KafkaCluster, cluster_port
+from tests.chaos.conftest import SIZES, Publisher, problems_in, simulated
 
 TZ, FIRST, LAST, AS_OF = "America/Sao_Paulo", "2024-10-25", "2024-10-28", "2024-10-29T12:00:00Z"
 
@@ -151,7 +151,7 @@ class Scenario:
         plan, cluster = self.plan, self.cluster
         events, noisy = simulated(plan["conversations"], seed=self.rng.randrange(1, 10**6))
         d = self.d = ClusterDeployment(self.root, cluster, worker_env={"CONVOFLOW_EXPORT_TIMEOUT": "120"})
-        d.benign = BENIGN_BROKER_AWAY
+        d.benign = BENIGN_NODE_AWAY
         for _ in range(plan["workers"]):
             d.start_worker()
         if plan["workers"] > 1:
@@ -216,5 +216,5 @@ def test_reports_are_exact_when_a_broker_stops_mid_ingest_and_mid_export(size, c
         if hasattr(scenario, "d"):
             scenario.d.delete_topics()
     assert not problems, "\n\n".join(problems)
-    logged = problems_in(scenario.d.logs(), BENIGN_BROKER_AWAY)
+    logged = problems_in(scenario.d.logs(), BENIGN_NODE_AWAY)
     assert not logged, "worker logged errors:\n" + "\n".join(logged[:20])
