@@ -36,7 +36,7 @@ help:
 	@echo "  make bench-smoke  the same on a tiny stream (under a minute)"
 	@echo "  make run          start broker + worker + simulated data (scripts/run.sh)"
 	@echo "  make stop         stop what 'make run' started, and the broker"
-	@echo "  make clean        stop the broker; delete .kafka/data, data/, exports/"
+	@echo "  make clean        stop the broker (and a scripts/kafka-cluster.sh cluster); delete their data, data/, exports/"
 	@echo "  make distclean    clean, and also delete $(VENV) and .kafka (jars)"
 	@echo "Variables: PY=$(PY) KAFKA_PORT=$(KAFKA_PORT) BROKER=$(BROKER)"
 
@@ -117,7 +117,8 @@ stop:
 
 clean:
 	$(KAFKA) down
+	@if [ -d .kafka-cluster ]; then scripts/kafka-cluster.sh reset; fi
 	rm -rf .kafka/data data exports
 
 distclean: clean
-	rm -rf $(VENV) .kafka
+	rm -rf $(VENV) .kafka .kafka-cluster
