@@ -149,5 +149,13 @@ class ClusterDeployment(ChaosDeployment):
         w.start(wait=wait)
         return w
 
+    def wait_until_balanced(self, timeout: float = 90) -> None:
+        """Until every worker owns partitions and together they own all of them."""
+        deadline = time.monotonic() + timeout
+        every = set(range(self.partitions))
+        while not (all(w.assigned() for w in self.workers) and set().union(*(w.assigned() for w in self.workers)) == every):
+            assert time.monotonic() < deadline, f"the workers did not share the partitions within {timeout} s"
+            time.sleep(0.3)
+
     def topics(self) -> list[str]:
         return [t.name for t in deployment_topics(self.settings)] + ["__consumer_offsets"]
