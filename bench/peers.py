@@ -101,13 +101,14 @@ def run_faust(args) -> None:
 
     import faust
 
-    if args.faust_fixes:
-        from streams import faust_fixes
+    broker = args.broker
+    if args.faust_fixes:  # convoflow's transport (streams/faust_ext), chosen by the URL's scheme
+        from streams.faust_ext import broker_urls
 
-        faust_fixes.apply()
+        broker = broker_urls(broker.split("://", 1)[-1])
     app = faust.App(
         args.app_id,
-        broker=args.broker,
+        broker=broker,
         store="memory://",
         datadir=args.data_dir,
         topic_partitions=args.partitions,
@@ -230,7 +231,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-decode", dest="decode", action="store_false")
     p.add_argument("--reader", choices=("stream", "channel"), default="stream")
     p.add_argument("--stock", dest="faust_fixes", action="store_false",
-                   help="Faust as released, without convoflow's fixes (streams/faust_fixes.py)")
+                   help="Faust as released, without convoflow's transport (streams/faust_ext)")
     p.set_defaults(func=run_faust)
     p = sub.add_parser("quix")
     p.add_argument("--bootstrap", required=True)

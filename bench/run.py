@@ -7,7 +7,7 @@ Phases, in this order, on one topic prefix:
  1. generate (``convoflow.simulate.generate``) and publish the stream;
  2. ``raw_consume_eps``: bare aiokafka consumer + orjson over the input topics;
  3. ``faust_stream_eps``: bare Faust agent iterating the same topics (subprocess), on
-    Faust with convoflow's fixes (``streams/faust_fixes.py``), as the worker runs it;
+    Faust with convoflow's transport (``streams/faust_ext``), as the worker runs it;
     ``faust_stock_eps``: the same agent on Faust as released;
  4. ``peer_quix_eps``: Quix Streams per-key state update with changelog (subprocess);
  5. ``ingest_eps``: a real ``convoflow worker`` on an empty data dir, from the first
@@ -750,7 +750,7 @@ def _run(args, settings: Settings, work: Path, out: dict) -> None:
     log(f"raw_consume_eps {fig['raw_consume_eps']:,} ({raw['events']:,} events in {raw['seconds']:.1f} s; "
         f"{notes['raw_consume_eps']})")
 
-    # 3. bare Faust, as convoflow runs it (with streams/faust_fixes.py) and as released: what the fixes are worth
+    # 3. bare Faust, as convoflow runs it (with streams/faust_ext's transport) and as released: what the fixes are worth
     if not args.skip_faust:
         for figure, name, extra in (("faust_stream_eps", "faust", []), ("faust_stock_eps", "stock", ["--stock"])):
             res = run_peer("faust", [

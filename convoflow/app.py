@@ -13,40 +13,28 @@ import os
 import time
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from convoflow.config import Settings
-from convoflow.topics import DURABLE_PRODUCER, ensure_topics
+from convoflow.topics import ensure_topics
 from streams import (
-    contacts, conversations, dashboard, directory, exports, faust_fixes, lookups, memory, metrics, people, presence,
-    restore, schedule, watchdog, web,
+    contacts, conversations, dashboard, directory, exports, lookups, memory, metrics, people, presence, restore,
+    schedule, watchdog, web,
 )
+from streams.faust_ext import SCHEME, audit, broker_urls, transport
 from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log
 
 
-class DurableProducer(faust_aiokafka.Producer):
-    """Faust's producer, writing like every producer convoflow makes (``DURABLE_PRODUCER``): Faust
-    asks for idempotence only inside transactions, which convoflow does not use."""
-
-    def _settings_extra(self):
-        return {**super()._settings_extra(), **DURABLE_PRODUCER}
-
-
-class App(faust.App):
-    def _new_producer(self):
-        return DurableProducer(self.transport, loop=self.loop, beacon=self.beacon)
-
-
 def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Runtime]:
     """The worker's app; ``replication`` is the replication factor ``ensure_topics`` settled."""
-    faust_fixes.apply()
+    audit.check()
     configure_rocksdb_memory(*settings.rocksdb_memory())
-    app = App(
+    app = faust.App(
         settings.app_id,
-        broker=settings.broker,
+        broker=broker_urls(settings.bootstrap),  # convoflow's transport (streams/faust_ext/transport.py)
         broker_credentials=settings.faust_credentials(),
-        store="rocksdb://",
+        store=f"{SCHEME}://",  # convoflow's RocksDB store (streams/faust_ext/store.py)
+        TableManager="streams.faust_ext.tables:TableManager",
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
         topic_replication_factor=replication,
@@ -80,7 +68,7 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
     watchdog.register(app, runtime)
-    faust_fixes.register(app)
+    transport.register(app)
     memory.register(app, settings.malloc_trim_every())
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
@@ -116,6 +104,7 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
 
 
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    audit.check()  # before anything connects: a Faust that is not the audited one is a setting error
     os.makedirs(settings.data_dir, exist_ok=True)
     os.makedirs(settings.export_dir, exist_ok=True)
     memory.fix_mmap_threshold()

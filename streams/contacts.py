@@ -18,16 +18,16 @@ def register(app, runtime: Runtime):
     writes = TableWriter(app, table)
 
     async def apply(batch):
-        for events in by_partition(batch).values():
-            attribute_events = [ev for ev in events if ev.message.topic == attributes]
+        for records in by_partition(batch).values():
+            attribute_records = [r for r in records if r.topic == attributes]
             per_contact = defaultdict(list)
-            for ev, e in await accepted(runtime, attribute_events, {attributes: "contact-attributes"}):
-                per_contact[e["contact_profile_id"]].append((ev, contact.apply_attribute, e))
-            for ev, c in bundled_items(ev for ev in events if ev.message.topic == updates):
-                per_contact[c["c"]].append((ev, contact.apply_conversation, c))
+            for record, e in await accepted(runtime, attribute_records, {attributes: "contact-attributes"}):
+                per_contact[e["contact_profile_id"]].append((record, contact.apply_attribute, e))
+            for record, c in bundled_items(r for r in records if r.topic == updates):
+                per_contact[c["c"]].append((record, contact.apply_conversation, c))
             for key, items in per_contact.items():
                 with partition_context(items[-1][0]):
-                    state = loads(table.get(key)) or {}
+                    state = loads(writes.get(key)) or {}
                     for _, fold, value in items:
                         fold(state, value)
                     writes[key] = dumps(state)

@@ -31,14 +31,14 @@ def register(app, runtime: Runtime):
     writes = TableWriter(app, table)
 
     async def apply(batch):
-        for events in by_partition(batch).values():
-            valid = await accepted(runtime, events, logical)
+        for records in by_partition(batch).values():
+            valid = await accepted(runtime, records, logical)
             per_conversation = defaultdict(list)
-            for ev, e in valid:
-                per_conversation[e["conversation_id"]].append((ev, e))
+            for record, e in valid:
+                per_conversation[e["conversation_id"]].append((record, e))
             for cid, items in per_conversation.items():
                 with partition_context(items[-1][0]):
-                    state = conversation.decode(table.get(cid)) or conversation.new_state()
+                    state = conversation.decode(writes.get(cid)) or conversation.new_state()
                     changed = False
                     for _, e in items:
                         changed |= conversation.apply(state, e)

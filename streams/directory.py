@@ -14,11 +14,11 @@ def register(app, runtime: Runtime):
     writes = TableWriter(app, table)
 
     async def apply(batch):
-        for events in by_partition(batch).values():
-            for ev, e in await accepted(runtime, events, {name: "directory"}):
+        for records in by_partition(batch).values():
+            for record, e in await accepted(runtime, records, {name: "directory"}):
                 key = directory.entity_key(e)
-                with partition_context(ev):
-                    stored = table.get(key)
+                with partition_context(record):
+                    stored = writes.get(key)
                     entry = directory.merge(loads(stored), e)
                     if entry is not None:
                         writes[key] = dumps(entry)

@@ -351,7 +351,7 @@ class Shards:
     async def scan(self, token: str, p: int, req: dict) -> None:
         report = REPORTS.get(req["report"]) or LOOKUPS[req["report"]]
         keys = req.get("keys")
-        dbs = {source: self.tables[source].data._db_for_partition(p) for source in report.sources}
+        dbs = {source: self.tables[source].data.partition_db(p) for source in report.sources}
         if req.get("lines") and keys is None and self.processes is not None and self.processes.wanted(dbs):
             await self.scan_with_process(token, p, req, dbs)
             return

@@ -5,20 +5,19 @@ from convoflow.events import Rejected, parse_record, record_key
 from streams.runtime import Runtime, log
 
 
-async def accepted(runtime: Runtime, events, logical: dict[str, str]) -> list[tuple[object, dict]]:
-    """(Faust event, validated event) for each record of the contract; the rest are dead letters.
+async def accepted(runtime: Runtime, records, logical: dict[str, str]) -> list[tuple[object, dict]]:
+    """(record, validated event) for each record of the contract; the rest are dead letters.
 
     A valid record whose Kafka key is not the contract's key (e.g. produced
     without a key) is published again with the right key, so that it lands in
     the partition that owns its state, and is applied there.
     """
     out = []
-    for ev in events:
-        msg = ev.message
+    for msg in records:
         try:
-            e = parse_record(logical[msg.topic], ev.value)
+            e = parse_record(logical[msg.topic], msg.value)
         except Rejected as exc:
-            await runtime.dead_letter(ev, exc.reason)
+            await runtime.dead_letter(msg, exc.reason)
             continue
         if e is None:  # tombstone
             continue
@@ -26,8 +25,8 @@ async def accepted(runtime: Runtime, events, logical: dict[str, str]) -> list[tu
         if msg.key != key:
             runtime.counts["rerouted"] += 1
             log.info("re-routing %s[%d]@%d: key %r is not %r", msg.topic, msg.partition, msg.offset, msg.key, key)
-            await runtime.app.producer.send(msg.topic, key, ev.value, partition=None, timestamp=None, headers=None)
+            await runtime.app.producer.send(msg.topic, key, msg.value, partition=None, timestamp=None, headers=None)
             continue
         runtime.events[(msg.topic, e["type"])] += 1
-        out.append((ev, e))
+        out.append((msg, e))
     return out

@@ -143,7 +143,8 @@ class Metrics:
         samples = []
         tables = getattr(self.app, "tables", None)
         for name, table in sorted((tables or {}).items()):
-            dbs = getattr(getattr(table, "data", None), "_dbs", None) or {}
+            store = getattr(table, "data", None)
+            dbs = store.open_partitions() if hasattr(store, "open_partitions") else {}
             for partition, db in sorted(dbs.items()):
                 for prop, labels in properties.items():
                     try:

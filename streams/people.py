@@ -47,22 +47,22 @@ def register(app, runtime: Runtime):
             writer[key] = value
 
     async def apply(batch):
-        for events in by_partition(batch).values():
+        for bundles in by_partition(batch).values():
             per_owner = defaultdict(dict)
-            for ev, update in bundled_items(events):
-                per_owner[update["o"]][update["c"]] = (ev, update["m"])  # the latest map per conversation
+            for record, update in bundled_items(bundles):
+                per_owner[update["o"]][update["c"]] = (record, update["m"])  # the latest map per conversation
             for owner, latest in per_owner.items():
                 with partition_context(list(latest.values())[-1][0]):
                     records: dict[str, dict] = {}
                     for cid, (_, new) in latest.items():
-                        known = loads(index.get(f"{owner}|{cid}")) or []
+                        known = loads(index_writes.get(f"{owner}|{cid}")) or []
                         per_day = people.by_day(new)
                         days = sorted(set(known) | per_day.keys())
                         shard = people.shard_of(owner, cid)
                         for day in days:
                             key = day_key(owner, day, shard)
                             if key not in records:
-                                records[key] = people.decode_day(days_table.get(key))
+                                records[key] = people.decode_day(days_writes.get(key))
                             people.replace_in_day(records[key], cid, per_day.get(day, {}))
                         write(index_writes, f"{owner}|{cid}", dumps(days))
                     for key, record in records.items():

@@ -16,13 +16,13 @@ def register(app, runtime: Runtime):
     writes = TableWriter(app, table)
 
     async def apply(batch):
-        for events in by_partition(batch).values():
+        for records in by_partition(batch).values():
             per_day = defaultdict(list)
-            for ev, e in await accepted(runtime, events, {name: "presence"}):
-                per_day[presence.day_key(e["agent_id"], e["t"])].append((ev, e))
+            for record, e in await accepted(runtime, records, {name: "presence"}):
+                per_day[presence.day_key(e["agent_id"], e["t"])].append((record, e))
             for key, items in per_day.items():
                 with partition_context(items[-1][0]):
-                    state = loads(table.get(key)) or {}
+                    state = loads(writes.get(key)) or {}
                     for _, e in items:
                         presence.apply(state, e)
                     writes[key] = dumps(state)

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import orjson
 from aiokafka.partitioner import murmur2
-from faust.events import Event
-from faust.streams import _current_event, current_event
 
 from convoflow.config import Settings
 
@@ -21,7 +19,7 @@ log = logging.getLogger("convoflow")
 # Each table partition is its own RocksDB: 28 stores with 7 tables and 4 partitions, more with more
 # partitions. Faust gives every store its own block cache (2 GiB by default) and write buffers
 # (3 x 64 MiB), so a worker's memory grew with its partitions and its state. All the stores of a
-# process share one cache instead (shared_rocksdb_memory, applied by streams.faust_fixes), and their
+# process share one cache instead (shared_rocksdb_memory, used by streams.faust_ext.store), and their
 # write buffers are charged to it, so RocksDB holds about the cache's capacity in all
 # (CONVOFLOW_ROCKSDB_CACHE_MB, of which at most CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB of memtables).
 # Export scans bypass the cache.
@@ -80,11 +78,11 @@ class Runtime:
         return self.app.Table(name, default=None, key_type=bytes, value_type=bytes, partitions=self.settings.partitions,
                               options=dict(ROCKSDB_OPTIONS))
 
-    def mark(self, event) -> None:
-        msg = event.message
-        key = (msg.topic, msg.partition)
-        if self.processed.get(key, -1) <= msg.offset:
-            self.processed[key] = msg.offset + 1
+    def mark(self, topic: str, partition: int, next_offset: int) -> None:
+        """Records of the partition before ``next_offset`` are applied."""
+        key = (topic, partition)
+        if self.processed.get(key, -1) < next_offset:
+            self.processed[key] = next_offset
 
     def position(self, topic: str, partition: int) -> int:
         """How far this worker has processed a partition: in this process, or committed before it."""
@@ -93,7 +91,7 @@ class Runtime:
         if consumer is not None:
             from faust.types import TP
 
-            committed = consumer._committed_offset.get(TP(topic, partition))
+            committed = consumer.committed(TP(topic, partition))
             if committed:
                 done = max(done, committed)
         return done
@@ -113,9 +111,8 @@ class Runtime:
                 raise TimeoutError(f"partition {partition} did not catch up with {behind} in {timeout:.0f} s")
             await asyncio.sleep(0.01)
 
-    async def dead_letter(self, event, reason: str) -> None:
-        """The original key and value bytes, with headers naming where they came from and why."""
-        msg = event.message
+    async def dead_letter(self, msg, reason: str) -> None:
+        """The original key and value bytes of a record, with headers naming where it came from and why."""
         self.counts["dead_letters"] += 1
         self.dead_letters[reason_kind(reason)] += 1
         headers = [
@@ -132,9 +129,12 @@ class Runtime:
 
 OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key: the changelog offset a store holds
 
+# The partition whose store a batch's table reads and writes go to (``partition_context``).
+_partition: contextvars.ContextVar[int] = contextvars.ContextVar("convoflow_partition")
+
 
 class TableWriter:
-    """Writes to a Faust table, cheaper: into the partition's RocksDB at once, to the
+    """Reads and writes a Faust table's partition directly: into its RocksDB at once, to the
     changelog when the batch ends (``flush``), which the agent awaits before the batch
     is acknowledged.
 
@@ -143,7 +143,8 @@ class TableWriter:
     the changelog offset: about 12 % of a busy worker. This writes the same bytes to
     the same store and changelog partition, and the offset once per batch and
     partition. Faust's commit flushes the producer first, so no offset is committed
-    before the records of its events are with the broker.
+    before the records of its events are with the broker. The partition is the one
+    of the ``partition_context`` the agent is in.
     """
 
     def __init__(self, app, table):
@@ -155,10 +156,13 @@ class TableWriter:
         """Forget the records of an attempt that failed: the next attempt writes them again."""
         self.pending.clear()
 
+    def get(self, key: str) -> bytes | None:
+        return self.store.partition_db(_partition.get()).get(key.encode())
+
     def __setitem__(self, key: str, value: bytes) -> None:
-        partition = current_event().message.partition  # under partition_context, as a table write
+        partition = _partition.get()
         encoded = key.encode()
-        self.store._db_for_partition(partition).put(encoded, value)
+        self.store.partition_db(partition).put(encoded, value)
         self.pending.append((partition, encoded, value))
 
     async def flush(self) -> None:
@@ -173,131 +177,119 @@ class TableWriter:
         """What Faust's ``_on_changelog_sent`` does: a restore reads the changelog from here on."""
         if fut.cancelled() or fut.exception() is not None:
             return
-        db = self.store._dbs.get(partition)  # gone when the partition was revoked meanwhile
+        db = self.store.open_partitions().get(partition)  # gone when the partition was revoked meanwhile
         if db is not None:
             db.put(OFFSET_KEY, str(fut.result().offset).encode())
 
 
 # An agent of bundles (Outbox: up to 400 items a record) takes batch_size // BUNDLE_BATCH_DIVISOR
-# records a batch (100 by default), and its channel holds BUNDLE_BATCHES_QUEUED batches. It took
-# 10,000 records of up to 400 items at once when it was behind (Faust queued 16,384): at 300,000
-# conversations that stopped the event loop for 8-26 s, and malloc's bytes in use went from about
-# 350 MB to over 1,000 MB while it did (glibc kept most of it). With
-# 25 records (as many items as a batch of events) a batch coalesced too few updates of the same
-# conversation, and the people agent trailed the ingest by 4.5 minutes. The channel's bound did
-# not hold until it went into clone(): at 1,000,000 conversations the people agent's queue held
-# 12,887 bundles of 32-64 KB when it was behind (a heap walk a little earlier found 8,160 of
-# them alive: 372 MB).
+# records a batch (100 by default), and at most BUNDLE_BATCHES_QUEUED batches wait for it. Bundles
+# are 32-64 KB: a batch of 10,000 of them stopped the event loop for seconds and held hundreds of
+# MB while its agent was behind. With much smaller batches, a batch coalesces too few updates of
+# the same conversation and the agent falls behind its input.
 BUNDLE_BATCH_DIVISOR = 100
 BUNDLE_BATCHES_QUEUED = 4
+# Records fetched and waiting for an agent of events, in batches.
+EVENT_BATCHES_QUEUED = 2
 
 
 def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=(), bundles: bool = False) -> None:
-    """An agent that reads ``source`` in batches and runs ``apply(events)`` on each (``apply_batches``).
+    """An agent that reads the topics of ``source`` in batches of records and runs ``apply(records)``
+    on each (``apply_batches``).
 
-    It reads the topics' Faust channel directly instead of iterating a Faust
-    ``Stream``: the stream's per-event machinery (sensors, processors, a context
-    switch per event) cost more than our own work. The channel still gets its
-    records from Faust's consumer, with Faust's flow control, rebalancing and
-    commits. ``bundles``: the source's records are ``Outbox`` bundles.
+    The consumer hands the topics' fetched records to the agent's ``BatchSink`` as
+    they come (aiokafka's ``ConsumerRecord``: topic, partition, offset, key, value,
+    headers), without Faust's per-record message, event, channel or ack.
+    ``source``'s channel is still added to Faust's conductor, which subscribes
+    the consumer to its topics. ``bundles``: the source's records are ``Outbox`` bundles.
     """
-    max_events = runtime.settings.batch_size
-    queued = None  # Faust's stream_buffer_maxsize
+    from streams.faust_ext.transport import BatchSink
+
+    max_records = runtime.settings.batch_size
+    queued = EVENT_BATCHES_QUEUED * max_records
     if bundles:
-        max_events = max(1, max_events // BUNDLE_BATCH_DIVISOR)
-        queued = BUNDLE_BATCHES_QUEUED * max_events
-    channel = source.clone(is_iterator=True, maxsize=queued)  # clone() makes the queue: its bound goes in here
+        max_records = max(1, max_records // BUNDLE_BATCH_DIVISOR)
+        queued = BUNDLE_BATCHES_QUEUED * max_records
+    sink = BatchSink(app, queued)
+    app.topics.add(source.clone(is_iterator=True, maxsize=1))  # the subscription; never delivered to
+    app.consumer.add_sink(source.topics, sink)
 
-    async def decode(message, *, propagate: bool = False):
-        """Our topics carry raw bytes: the event without Faust's serializer registry."""
-        return Event(app, message.key, message.value, message.headers, message)
-
-    channel.decode = decode
-    app.topics.add(channel)
-
-    async def apply_and_send(events):
+    async def apply_and_send(records):
         for writer in writers:
             writer.discard()
-        await apply(events)
+        await apply(records)
         for writer in writers:
             await writer.flush()
 
     async def agent():
-        await apply_batches(runtime, channel, apply_and_send, max_events)
+        await apply_batches(runtime, sink, apply_and_send, max_records)
 
     agent.__name__ = agent.__qualname__ = name
     app.task(agent)
 
 
-async def batches(app, channel, max_: int, linger: float = 0.0):
-    """Batches of up to ``max_`` events from a Faust channel, acknowledged only when the
-    agent asks for the next batch.
+async def batches(app, sink, max_records: int, linger: float = 0.0):
+    """Batches of up to ``max_records`` records from a sink, acknowledged only when the agent
+    asks for the next batch.
 
     An interrupted batch (an error, a shutdown) stays unacknowledged, so its
     offsets are not committed and it is read again (Faust's ``take_events``
     acknowledged it in a ``finally``: a message went missing after a worker
-    stopped under load). An event delivered while the flow is stopped for a
-    rebalance, or stamped with an older group generation, is skipped without an
+    stopped under load). Records delivered while the flow is stopped for a
+    rebalance, or stamped with an older group generation, are skipped without an
     acknowledgement: the partition is read again from its committed offset by
     its owner.
     """
-    queue, consumer = channel.queue, app.consumer
-    unacked, acking_topics = consumer.unacked, app.topics.acking_topics
+    consumer = app.consumer
     while True:
-        pending = [await queue.get()]
-        if linger and queue.qsize() < max_:
-            # more events of the same keys in one batch: one read and one write per key
-            await asyncio.sleep(linger)
-        while len(pending) < max_ and not queue.empty():
-            pending.append(queue.get_nowait())
+        chunks = await sink.take(max_records, linger)
         generation, flowing = app.consumer_generation_id, app.flow_control.is_active()
-        batch = []
-        for event in pending:
-            message = event.message
-            if not flowing or message.generation_id != generation:
-                continue
-            if not message.tracked and message.topic in acking_topics:
-                message.tracked = True  # what Faust's stream does: a rebalance waits for it
-                unacked.add(message)
-            batch.append(event)
-        if not batch:
+        chunks = [c for c in chunks if flowing and c.generation == generation]
+        if not chunks:
             continue
-        yield batch
-        for event in batch:
-            event.message.ack(consumer)
+        sink.in_flight = chunks
+        try:
+            yield [record for chunk in chunks for record in chunk.records]
+            for chunk in chunks:
+                consumer.ack_through(chunk.tp, chunk.last + 1, len(chunk.records), chunk.generation)
+        finally:
+            sink.in_flight = []
 
 
-# How long a failing batch is retried (a broker that is away comes back) before its events are
+# How long a failing batch is retried (a broker that is away comes back) before its records are
 # applied one by one and those that still fail go to dead letters.
 RETRY_FOR_SECONDS = 120.0
 
 
-async def apply_batches(runtime: "Runtime", channel, apply, max_events: int) -> None:
-    """Run ``apply(events)`` on each batch of the channel, marking its events processed.
+async def apply_batches(runtime: "Runtime", sink, apply, max_records: int) -> None:
+    """Run ``apply(records)`` on each batch of the sink, marking its records processed.
 
     A batch that raises is retried (every apply is idempotent) for up to
-    RETRY_FOR_SECONDS; then its events are applied one at a time and any that
-    still fails goes to ``dead-letters`` with the error, so one poisonous event
+    RETRY_FOR_SECONDS; then its records are applied one at a time and any that
+    still fails goes to ``dead-letters`` with the error, so one poisonous record
     can neither stop the agent nor take the rest of its batch with it.
     """
     runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
-    async for batch in batches(runtime.app, channel, max_events, runtime.settings.batch_linger):
+    async for batch in batches(runtime.app, sink, max_records, runtime.settings.batch_linger):
         if await _attempt(runtime, apply, batch, RETRY_FOR_SECONDS) is not None:
-            for event in batch:
-                error = await _attempt(runtime, apply, [event], 0)
+            for record in batch:
+                error = await _attempt(runtime, apply, [record], 0)
                 if error is not None:
-                    await runtime.dead_letter(event, f"internal error while applying the event: {error}")
-        for event in batch:
-            runtime.mark(event)
+                    await runtime.dead_letter(record, f"internal error while applying the event: {error}")
+        last: dict = {}
+        for record in batch:
+            last[(record.topic, record.partition)] = record.offset
+        for (topic, partition), offset in last.items():
+            runtime.mark(topic, partition, offset + 1)
 
 
-async def _attempt(runtime: "Runtime", apply, events: list, retry_for: float) -> str | None:
-    """None once ``apply(events)`` succeeded; the last error when it still fails after ``retry_for`` s."""
+async def _attempt(runtime: "Runtime", apply, records: list, retry_for: float) -> str | None:
+    """None once ``apply(records)`` succeeded; the last error when it still fails after ``retry_for`` s."""
     loop = asyncio.get_running_loop()
     deadline, delay = loop.time() + retry_for, 0.1
     while True:
         try:
-            await apply(events)
+            await apply(records)
             return None
         except asyncio.CancelledError:
             raise
@@ -306,7 +298,7 @@ async def _attempt(runtime: "Runtime", apply, events: list, retry_for: float) ->
             error = f"{type(exc).__name__}: {exc}"[:500]
             # What the failed attempt recorded as sent may never have left: send it all again.
             runtime.sent.digests.clear()
-            log.exception("applying %d events failed (%s)", len(events), error)
+            log.exception("applying %d records failed (%s)", len(records), error)
             if loop.time() + delay > deadline:
                 return error
             await asyncio.sleep(delay)
@@ -377,18 +369,18 @@ class Outbox:
         self.items.clear()
 
 
-def bundled_items(events):
-    """(event, item) for every item of the bundles in a batch of one partition."""
-    for ev in events:
-        if ev.value is None:
+def bundled_items(records):
+    """(record, item) for every item of the bundles in a batch of one partition."""
+    for record in records:
+        if record.value is None:
             continue
         try:
-            items = orjson.loads(ev.value)["items"]
+            items = orjson.loads(record.value)["items"]
         except (ValueError, KeyError, TypeError) as exc:  # written by us: a bug, not input
-            log.error("bad bundle at %s[%d]@%d: %r", ev.message.topic, ev.message.partition, ev.message.offset, exc)
+            log.error("bad bundle at %s[%d]@%d: %r", record.topic, record.partition, record.offset, exc)
             continue
         for item in items:
-            yield ev, item
+            yield record, item
 
 
 def reason_kind(reason: str) -> str:
@@ -396,30 +388,26 @@ def reason_kind(reason: str) -> str:
     return reason.split(":", 1)[0].split("'", 1)[0].strip()[:60]
 
 
-def by_partition(events) -> dict[int, list]:
+def by_partition(records) -> dict[int, list]:
     groups: dict[int, list] = defaultdict(list)
-    for event in events:
-        groups[event.message.partition].append(event)
+    for record in records:
+        groups[record.partition].append(record)
     return groups
 
 
 class partition_context:
-    """Make table writes of a batch go to one partition's store and changelog.
+    """Make a batch's table reads and writes (``TableWriter``) go to one partition's store and
+    changelog: the partition of the record given."""
 
-    Faust picks the partition of a table write from the current event; a batch
-    from ``batches`` mixes partitions, so each group is written under one of
-    its own events.
-    """
-
-    def __init__(self, event):
-        self.event = event
+    def __init__(self, record):
+        self.partition = record.partition
 
     def __enter__(self):
-        self.token = _current_event.set(weakref.ref(self.event))
+        self.token = _partition.set(self.partition)
         return self
 
     def __exit__(self, *exc):
-        _current_event.reset(self.token)
+        _partition.reset(self.token)
 
 
 def dumps(value) -> bytes:
@@ -430,4 +418,4 @@ def loads(value: bytes | None):
     return None if value is None else orjson.loads(value)
 
 
-__all__ = ["Runtime", "by_partition", "partition_context", "current_event", "dumps", "loads", "log"]
+__all__ = ["Runtime", "by_partition", "partition_context", "dumps", "loads", "log"]

@@ -40,11 +40,4 @@ def register(app, runtime: Runtime) -> None:
         state["empty_checks"] = 0
         state["rejoins"] += 1
         log.warning("no partitions assigned: asking the group to rebalance (%d of %d)", state["rejoins"], MAX_REJOINS)
-        thread = app.consumer._thread
-
-        async def rejoin():  # runs in the consumer's thread: fresh metadata first, then a new join
-            consumer = thread._ensure_consumer()
-            await consumer._client.force_metadata_update()
-            consumer._coordinator.request_rejoin()
-
-        await thread.call_thread(rejoin)
+        await app.consumer.rejoin()  # in the consumer's thread: fresh metadata first, then a new join

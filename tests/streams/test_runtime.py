@@ -1,34 +1,35 @@
-"""A batch that fails is applied again, never dropped; an event that keeps failing becomes a dead letter."""
+"""A batch that fails is applied again, never dropped; a record that keeps failing becomes a dead letter;
+batches are acknowledged once applied; table writes go to the partition's store and changelog."""
 import asyncio
 from types import SimpleNamespace
 
 import pytest
+from faust.types import TP
 
 from convoflow.config import Settings
 from streams import runtime as rt
+from streams.faust_ext.transport import Chunk
 
-
-class Event(SimpleNamespace):
-    pass
+from .worker_app import PREFIX, record, run
 
 
 def event(offset):
-    return Event(message=SimpleNamespace(topic="t", partition=0, offset=offset, key=b"k", value=b"v"), value=b"v")
+    return record("t", 0, offset)
 
 
 def runtime_with_dead_letters(monkeypatch):
     r = rt.Runtime(Settings())
     letters = []
 
-    async def dead_letter(ev, reason):
-        letters.append((ev.message.offset, reason))
+    async def dead_letter(msg, reason):
+        letters.append((msg.offset, reason))
 
     monkeypatch.setattr(r, "dead_letter", dead_letter)
     return r, letters
 
 
 def feed(monkeypatch, batches):
-    async def fake_batches(app, channel, max_, linger):
+    async def fake_batches(app, sink, max_, linger):
         for b in batches:
             yield b
 
@@ -41,11 +42,11 @@ def test_a_batch_that_fails_once_is_applied_again(monkeypatch):
     r.sent.changed("conversation|c1")
     applied, calls = [], []
 
-    async def apply(events):
-        calls.append(len(events))
+    async def apply(records):
+        calls.append(len(records))
         if len(calls) == 1:
             raise ConnectionError("broker away")
-        applied.extend(ev.message.offset for ev in events)
+        applied.extend(r.offset for r in records)
 
     asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
     assert applied == [0, 1] and calls == [2, 2] and not letters
@@ -54,16 +55,16 @@ def test_a_batch_that_fails_once_is_applied_again(monkeypatch):
     assert r.sent.digests == {}, "what the failed attempt marked as sent is sent again"
 
 
-def test_an_event_that_keeps_failing_goes_to_dead_letters_and_the_rest_is_applied(monkeypatch):
+def test_a_record_that_keeps_failing_goes_to_dead_letters_and_the_rest_is_applied(monkeypatch):
     monkeypatch.setattr(rt, "RETRY_FOR_SECONDS", 0.3)
     r, letters = runtime_with_dead_letters(monkeypatch)
     feed(monkeypatch, [[event(0), event(1), event(2)], [event(3)]])
     applied = []
 
-    async def apply(events):
-        if any(ev.message.offset == 1 for ev in events):
+    async def apply(records):
+        if any(r.offset == 1 for r in records):
             raise ValueError("cannot apply offset 1")
-        applied.extend(ev.message.offset for ev in events)
+        applied.extend(r.offset for r in records)
 
     asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
     assert applied == [0, 2, 3]
@@ -75,7 +76,7 @@ def test_cancellation_is_not_retried(monkeypatch):
     r, _ = runtime_with_dead_letters(monkeypatch)
     feed(monkeypatch, [[event(0)]])
 
-    async def apply(events):
+    async def apply(records):
         raise asyncio.CancelledError
 
     with pytest.raises(asyncio.CancelledError):
@@ -83,87 +84,65 @@ def test_cancellation_is_not_retried(monkeypatch):
     assert ("t", 0) not in r.processed
 
 
-class Message(SimpleNamespace):
-    __hash__ = object.__hash__  # a consumer keeps unacknowledged messages in a set
+# ------------------------------------------------------------------ batches from the real consumer's sinks
 
-    def __eq__(self, other):
-        return self is other
-
-    def ack(self, consumer):
-        consumer.acked.append(self.offset)
+MESSAGES = PREFIX + "messages"
 
 
-def channel_of(*events):
-    queue = asyncio.Queue()
-    for ev in events:
-        queue.put_nowait(ev)
-    return SimpleNamespace(queue=queue)
+def queue(app, *offsets, generation=None):
+    tp = TP(MESSAGES, 0)
+    generation = app.consumer_generation_id if generation is None else generation
+    app.consumer.sinks[MESSAGES].put(Chunk(tp, [record(MESSAGES, 0, o) for o in offsets], generation))
 
 
-def app_for_batches(generation=1, flowing=True):
-    consumer = SimpleNamespace(unacked=set(), acked=[])
-    flow = SimpleNamespace(is_active=lambda: flowing)
-    return SimpleNamespace(consumer=consumer, consumer_generation_id=generation, flow_control=flow,
-                           topics=SimpleNamespace(acking_topics={"t"}))
-
-
-def delivered(offset, generation=1):
-    return Event(message=Message(topic="t", partition=0, offset=offset, generation_id=generation, tracked=False))
-
-
-def test_a_batch_is_acknowledged_only_when_the_next_one_is_asked_for():
-    app = app_for_batches()
-    events = [delivered(0), delivered(1), delivered(2)]
+def test_a_batch_is_acknowledged_only_when_the_next_one_is_asked_for(app):
+    consumer, sink, tp = app.consumer, app.consumer.sinks[MESSAGES], TP(MESSAGES, 0)
+    app.flow_control.resume()
+    queue(app, 0, 1, 2)
 
     async def scenario():
-        reader = rt.batches(app, channel_of(*events), 2)
+        reader = rt.batches(app, sink, 2)
         first = await reader.__anext__()
-        acked_while_applying = list(app.consumer.acked)
-        tracked = {ev.message.offset for ev in first if ev.message in app.consumer.unacked}
+        acked_while_applying, in_flight = consumer._new_offset(tp), [c.last for c in sink.in_flight]
         second = await reader.__anext__()
+        acked_after_first = consumer._new_offset(tp)
         await reader.aclose()  # the agent stops in the middle of the second batch
-        return first, acked_while_applying, tracked, second
+        return first, acked_while_applying, in_flight, second, acked_after_first
 
-    first, acked_while_applying, tracked, second = asyncio.run(scenario())
-    assert [ev.message.offset for ev in first] == [0, 1]
-    assert acked_while_applying == [] and tracked == {0, 1}
-    assert [ev.message.offset for ev in second] == [2]
-    assert app.consumer.acked == [0, 1], "the interrupted batch stays unacknowledged: it is read again"
+    first, acked_while_applying, in_flight, second, acked_after_first = run(app, scenario())
+    assert [r.offset for r in first] == [0, 1] and [r.offset for r in second] == [2]
+    assert acked_while_applying is None and in_flight == [1], "a rebalance waits for the batch in flight"
+    assert acked_after_first == 2
+    assert consumer._new_offset(tp) == 2, "the interrupted batch stays unacknowledged: it is read again"
+    assert sink.in_flight == []
 
 
-def test_events_of_an_older_generation_or_a_stopped_flow_are_skipped_unacknowledged():
-    async def first_batch(app, events):
-        reader = rt.batches(app, channel_of(*events), 10)
+def test_records_of_an_older_generation_or_a_stopped_flow_are_skipped_unacknowledged(app):
+    consumer, sink, tp = app.consumer, app.consumer.sinks[MESSAGES], TP(MESSAGES, 0)
+
+    async def first_batch():
+        reader = rt.batches(app, sink, 10)
         try:
-            return [ev.message.offset for ev in await asyncio.wait_for(reader.__anext__(), 0.5)]
+            return [r.offset for r in await asyncio.wait_for(reader.__anext__(), 0.5)]
         except asyncio.TimeoutError:
             return []
 
-    app = app_for_batches(generation=2)
-    assert asyncio.run(first_batch(app, [delivered(0, generation=1), delivered(1, generation=2)])) == [1]
-    stopped = app_for_batches(flowing=False)
-    assert asyncio.run(first_batch(stopped, [delivered(0)])) == []
-    assert app.consumer.acked == [] and stopped.consumer.acked == []
+    app.flow_control.resume()
+    queue(app, 0, generation=app.consumer_generation_id - 1)
+    queue(app, 1)
+    assert run(app, first_batch()) == [1]
+    app.flow_control.suspend()
+    queue(app, 2)
+    assert run(app, first_batch()) == []
+    assert consumer._new_offset(tp) is None
 
 
-class DB(dict):
-    put = dict.__setitem__
+# ------------------------------------------------------------------ table writes
 
 
-class Store:
-    """Faust's RocksDB store as the writer uses it: a database per partition."""
-
-    def __init__(self):
-        self._dbs = {0: DB(), 1: DB()}
-
-    def _db_for_partition(self, partition):
-        return self._dbs.setdefault(partition, DB())  # Faust opens the store of a partition it lacks
-
-
-def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_batch_ends():
-    store = Store()
-    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"), name="c")
-    sent = []
+def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_batch_ends(app):
+    table = app.tables["conversations"]
+    store, sent = table.data, []
 
     async def scenario():
         loop = asyncio.get_running_loop()
@@ -174,26 +153,30 @@ def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_bat
             return fut
 
         writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send=send)), table)
-        with rt.partition_context(Event(message=SimpleNamespace(partition=1))):
+        with rt.partition_context(record("t", 1, 0)):
             writer["c1"] = b"v1"
             writer["c1"] = b"v2"
-        in_store_before_flush = dict(store._dbs[1])
+            read_back = writer.get("c1")
+        in_store_before_flush = store.partition_db(1).get(b"c1")
         await writer.flush()
         sent[0][4].set_result(SimpleNamespace(offset=6))
         sent[1][4].set_result(SimpleNamespace(offset=7))
         await asyncio.sleep(0)
-        return in_store_before_flush
+        return in_store_before_flush, read_back
 
-    in_store_before_flush = asyncio.run(scenario())
-    assert in_store_before_flush == {b"c1": b"v2"}
-    assert [s[:4] for s in sent] == [("c-changelog", b"c1", b"v1", 1), ("c-changelog", b"c1", b"v2", 1)]
-    assert store._dbs[1][rt.OFFSET_KEY] == b"7", "the offset a restore reads on from: the batch's last record"
-    assert store._dbs[0] == {}
+    in_store_before_flush, read_back = run(app, scenario())
+    assert in_store_before_flush == read_back == b"v2"
+    changelog = table.changelog_topic.get_topic_name()
+    assert [s[:4] for s in sent] == [(changelog, b"c1", b"v1", 1), (changelog, b"c1", b"v2", 1)]
+    assert store.partition_db(1).get(rt.OFFSET_KEY) == b"7", "the offset a restore reads on from: the last record"
+    assert store.partition_db(0).get(b"c1") is None
 
 
-def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition():
-    store = Store()
-    table = SimpleNamespace(data=store, changelog_topic=SimpleNamespace(get_topic_name=lambda: "c-changelog"), name="c")
+def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition(app):
+    from faust.types import TP as FaustTP
+
+    table = app.tables["conversations"]
+    store = table.data
 
     async def scenario():
         loop = asyncio.get_running_loop()
@@ -205,48 +188,24 @@ def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition():
 
         writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send=send)), table)
         for partition in (0, 1):
-            with rt.partition_context(Event(message=SimpleNamespace(partition=partition))):
+            with rt.partition_context(record("t", partition, 0)):
                 writer["c1"] = b"v1"
         await writer.flush()
-        del store._dbs[1]  # partition 1 revoked while its record was on its way
+        store.revoke_partitions(table, {FaustTP(table.changelog_topic.get_topic_name(), 1)})  # while on its way
         sent[0].set_exception(ConnectionError("broker away"))
         sent[1].set_result(SimpleNamespace(offset=3))
         await asyncio.sleep(0)
 
-    asyncio.run(scenario())
-    assert store._dbs[0] == {b"c1": b"v1"}
-    assert 1 not in store._dbs, "a revoked partition's store is not opened again just to record an offset"
+    run(app, scenario())
+    assert store.partition_db(0).get(b"c1") == b"v1" and store.partition_db(0).get(rt.OFFSET_KEY) is None
+    assert set(store.open_partitions()) == {0}, "a revoked partition is not opened again just to record an offset"
 
 
-@pytest.mark.parametrize("bundles", [False, True])
-def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(monkeypatch, bundles):
+def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(app):
     """A bundle carries up to Outbox.MAX_ITEMS items: 10,000 bundles in one batch stopped the event
-    loop for seconds. An agent of bundles takes fewer, and the queue Faust fills for it holds a few
-    batches, not Faust's 16,384 records (at 1M conversations those held 640 MB of bundles)."""
-    import faust
-
-    r = rt.Runtime(Settings(batch_size=10_000))
-    asked, queues = [], []
-
-    async def fake_batches(app, channel, max_, linger):
-        asked.append(max_)
-        queues.append(channel.queue)
-        yield [event(0)]
-
-    monkeypatch.setattr(rt, "batches", fake_batches)
-    app = faust.App("t-bundles", broker="kafka://127.0.0.1:1", stream_buffer_maxsize=16_384)  # never reached
-    tasks = []
-    monkeypatch.setattr(app, "task", tasks.append)
-    r.app = app
-
-    async def apply(events):
-        pass
-
-    async def scenario():
-        rt.batch_agent(app, r, app.topic("people-updates", value_type=bytes), "people", apply, bundles=bundles)
-        await tasks[0]()
-
-    asyncio.run(scenario())
-    per_batch = 10_000 // rt.BUNDLE_BATCH_DIVISOR if bundles else 10_000
-    assert asked == [per_batch]
-    assert queues[0].maxsize == (rt.BUNDLE_BATCHES_QUEUED * per_batch if bundles else 16_384)
+    loop for seconds. An agent of bundles takes fewer, and its sink holds a few batches."""
+    sinks = app.consumer.sinks
+    per_batch = Settings().batch_size // rt.BUNDLE_BATCH_DIVISOR
+    assert sinks[PREFIX + "people-updates"].max_records == rt.BUNDLE_BATCHES_QUEUED * per_batch
+    assert sinks[PREFIX + "contact-updates"].max_records == rt.BUNDLE_BATCHES_QUEUED * per_batch
+    assert sinks[PREFIX + "messages"].max_records == rt.EVENT_BATCHES_QUEUED * Settings().batch_size

@@ -1,0 +1,131 @@
+"""What convoflow's Faust subclasses override or rely on, checked when a worker starts.
+
+Each entry names a function of faust-streaming, mode-streaming or aiokafka whose
+source was read when ``streams.faust_ext`` was written, with a hash of that
+source. A release that changes one of them could silently turn a fix off (an
+override of a method Faust no longer calls) or break an assumption, so the
+worker refuses to start and names the first one that differs. After reading the
+new source and adapting the subclasses, record the new hashes with
+``python -m streams.faust_ext.audit`` (it prints the table below).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import sys
+from importlib import metadata
+
+from convoflow.config import ConfigError
+
+PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "mode-streaming": "0.7.1"}
+
+# "module:qualified name" -> sha256 of its source, first 16 hex digits.
+AUDITED = {
+    # streams.faust_ext.transport.Consumer overrides these ...
+    "faust.transport.consumer:Consumer._drain_messages": "44a2500309e83c63",
+    "faust.transport.consumer:Consumer.getmany": "4b168d84882a70d6",
+    "faust.transport.consumer:Consumer._new_offset": "1d2c7ea89a7ad4f1",
+    "faust.transport.consumer:Consumer._filter_tps_with_pending_acks": "f6f9239774234e7e",
+    "faust.transport.consumer:Consumer.perform_seek": "0e8c130ff4b0afd8",
+    "faust.transport.consumer:Consumer.seek": "b86a9fe05f956b30",
+    "faust.transport.consumer:Consumer.on_partitions_revoked": "d04b7ae72c6fc206",
+    "faust.transport.consumer:Consumer.wait_empty": "e4662fe24f094819",
+    "faust.transport.drivers.aiokafka:Consumer._new_consumer_thread": "0870ec53dea75083",
+    "faust.transport.drivers.aiokafka:Consumer.verify_event_path": "a17e8f0610e1abcb",
+    # ... and relies on these (the records it fetches, the commit that reads its acks, the
+    # rebalance that stops the flow and clears the queues, the conductor's routing)
+    "faust.transport.consumer:Consumer.__init__": "302410d59e6972d1",
+    "faust.transport.consumer:Consumer._wait_next_records": "6218e1969a636b3f",
+    "faust.transport.consumer:Consumer.force_commit": "cc094614d22c70fb",
+    "faust.transport.consumer:Consumer._filter_committable_offsets": "dc5e9baf5d994485",
+    "faust.transport.consumer:Consumer._commit_offsets": "1a69799041188441",
+    "faust.transport.consumer:Consumer._should_commit": "5ce941793947ad42",
+    "faust.transport.consumer:Consumer.ack": "5fcf41cf45153475",
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._fetch_records": "39a2c6c79fc1455a",
+    "faust.transport.drivers.aiokafka:Consumer._to_message": "7c24f6511b2fcef7",
+    "faust.app.base:App._on_partitions_revoked": "d5c895bbe57dc73a",
+    "faust.app.base:App._on_partitions_assigned": "de932b7927db85b3",
+    "faust.transport.conductor:Conductor.__init__": "441bc3b1df592aa7",
+    "faust.transport.conductor:Conductor.acks_enabled_for": "77ff8a731d3085ed",
+    "mode.utils.queues:FlowControlEvent.manage_queue": "a9a01679eaacf42c",
+    "mode.utils.queues:FlowControlEvent.resume": "4dcdc1253fd0dcb4",
+    # ConsumerThread: aiokafka's fetch wait, set on the consumer before it starts
+    "faust.transport.drivers.aiokafka:AIOKafkaConsumerThread._create_worker_consumer": "c2701bfc3e6f6cad",
+    "aiokafka.consumer.consumer:AIOKafkaConsumer.start": "2f1ba70443327538",
+    # Producer and ProducerBuffer
+    "faust.transport.producer:Producer.__init__": "5c53a4b47aa1372b",
+    "faust.transport.producer:ProducerBuffer._send_pending": "4a9d5f932b56bc68",
+    "faust.transport.producer:ProducerBuffer.flush": "26fbebb124ad9c98",
+    # Producer: acks=all and idempotence added to the settings, which _new_producer applies last
+    "faust.transport.drivers.aiokafka:Producer._settings_extra": "a4c7bc41b6382223",
+    "faust.transport.drivers.aiokafka:Producer._new_producer": "e72355c3430ed02f",
+    # Store
+    "faust.stores.rocksdb:Store.__init__": "c7c0fa2989e8ab4a",
+    "faust.stores.rocksdb:Store.revoke_partitions": "3f85447a24fc34ff",
+    "faust.stores.rocksdb:Store._db_for_partition": "cb7e67d5f9efc4bc",
+    "faust.stores.rocksdb:RocksDBOptions.as_options": "d2a1bea17736d2eb",
+    "faust.stores.rocksdb:RocksDBOptions.open": "ff87e92d69e2f487",
+    # TableManager
+    "faust.tables.manager:TableManager.on_start": "365dd25fbc0e0684",
+}
+
+
+class AuditError(ConfigError):
+    """The installed Faust is not the one convoflow's subclasses were written against."""
+
+
+def resolve(name: str):
+    module, _, qualname = name.partition(":")
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def fingerprint(name: str) -> str:
+    source = inspect.getsource(resolve(name))
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def differences(audited: dict | None = None) -> list[str]:
+    """One line for each pinned package or audited function that is not what was audited."""
+    found = []
+    for package, version in PINNED.items():
+        try:
+            installed = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            installed = "not installed"
+        if installed != version:
+            found.append(f"{package} {installed} is installed; convoflow's Faust subclasses are audited "
+                         f"against {version} (pip install {package}=={version})")
+    for name, expected in (AUDITED if audited is None else audited).items():
+        try:
+            actual = fingerprint(name)
+        except (ImportError, AttributeError, OSError, TypeError) as exc:
+            found.append(f"{name} is gone ({type(exc).__name__}); convoflow's Faust subclasses rely on it")
+            continue
+        if actual != expected:
+            found.append(f"{name} is not the code convoflow audited (source hash {actual}, audited {expected}): "
+                         f"read its new source before running convoflow on it")
+    return found
+
+
+def check() -> None:
+    """Refuse to run on a Faust whose overridden or relied-on code is not the audited one."""
+    found = differences()
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise AuditError(found[0] + more)
+
+
+def main() -> int:
+    print("AUDITED = {")
+    for name in AUDITED:
+        print(f'    "{name}": "{fingerprint(name)}",')
+    print("}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
