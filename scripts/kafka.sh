@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local single-node Apache Kafka 4.x (KRaft, broker+controller) built from the
 # Maven Central jars listed in kafka/pom.xml. No tarball download, no Docker.
+# It also runs each node of scripts/kafka-cluster.sh (the variables at the end).
 #
 # Usage: scripts/kafka.sh {fetch|up|down|restart|status|reset|logs|topics ARGS...}
 #   fetch    copy the broker jars into $KAFKA_HOME/lib (once; cached)
