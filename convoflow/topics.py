@@ -105,18 +105,26 @@ async def ensure_topics(settings: Settings) -> TopicsReady:
                               f"{settings.bootstrap} answer: topic {wanted[0].name} cannot be created")
         if wanted:
             response = await admin.create_topics(wanted)
+            existed = []
             for topic, code, *_ in response.topic_errors:
-                # another worker may have created it since we listed
-                if code and for_code(code) is not TopicAlreadyExistsError:
+                if code and for_code(code) is TopicAlreadyExistsError:
+                    existed.append(topic)
+                elif code:
                     raise for_code(code)(f"could not create topic {topic}")
+            if existed:
+                # Created by another worker since we listed, or listed by a broker whose metadata was behind
+                # the controller's: checked like the others, once a broker describes them.
+                await _check(admin, settings, [t for t in wanted if t.name in existed], ready, wait=10.0)
         return ready
     finally:
         await admin.close()
 
 
-async def _check(admin: AIOKafkaAdminClient, settings: Settings, topics: list[NewTopic], ready: TopicsReady) -> None:
-    """Partitions, replicas and (changelogs) cleanup policy of existing topics against what they are created with."""
-    described = {d["topic"]: d for d in await admin.describe_topics([t.name for t in topics]) if not d["error_code"]}
+async def _check(admin: AIOKafkaAdminClient, settings: Settings, topics: list[NewTopic], ready: TopicsReady,
+                 wait: float = 0.0) -> None:
+    """Partitions, replicas and (changelogs) cleanup policy of existing topics against what they are created with.
+    A topic no broker describes is skipped, after asking again for up to ``wait`` seconds."""
+    described = await _describe(admin, [t.name for t in topics], wait)
     compacted = [t.name for t in topics if t.topic_configs.get("cleanup.policy") == "compact"]
     policies = {}
     if compacted:
@@ -146,6 +154,21 @@ async def _check(admin: AIOKafkaAdminClient, settings: Settings, topics: list[Ne
     if refusals:
         more = f" (and {len(refusals) - 1} more problem(s) with existing topics)" if len(refusals) > 1 else ""
         raise TopicError(refusals[0] + more)
+
+
+async def _describe(admin: AIOKafkaAdminClient, names: list[str], wait: float) -> dict[str, dict]:
+    """{topic: its metadata} for the topics a broker knows; the others are asked for again until ``wait`` is over."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    described: dict[str, dict] = {}
+    while True:
+        missing = [n for n in names if n not in described]
+        for d in await admin.describe_topics(missing):
+            if not d["error_code"] and d["partitions"]:
+                described[d["topic"]] = d
+        if len(described) == len(names) or loop.time() >= deadline:
+            return described
+        await asyncio.sleep(0.2)
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30.0) -> list[TopicPartition]:

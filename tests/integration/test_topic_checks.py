@@ -118,3 +118,10 @@ async def _describe(settings: Settings) -> list[dict]:
         return [p for t in topics for p in t["partitions"]]
     finally:
         await admin.close()
+
+
+def test_a_replication_factor_that_is_not_a_number_exits_2_with_one_line(broker, tmp_path):
+    s = settings(partitions=4)
+    run = start_worker(s, tmp_path, env={"CONVOFLOW_REPLICATION_FACTOR": "three"})
+    assert_refused(run, "CONVOFLOW_REPLICATION_FACTOR must be a whole number of at least 1, not 'three'")
+    assert asyncio.run(_admin(s)) == [], "a refused start created topics"
