@@ -29,7 +29,7 @@ help:
 	@echo "  make test         start Kafka, run all tests against $(BROKER), always stop Kafka"
 	@echo "                    (extra pytest arguments: make test PYTEST_ARGS='-k foo')"
 	@echo "  make chaos        start Kafka, run the full chaos tests (pytest -m slow tests/chaos: crashes, lost disks,"
-	@echo "                    broker restarts, rebalances, hostile input; ~20 min), always stop Kafka"
+	@echo "                    broker restarts, a broker of a 3-node cluster lost, rebalances, hostile input; ~25 min), always stop Kafka"
 	@echo "  make unit         run the tests not marked 'integration' (no broker)"
 	@echo "  make bench        start Kafka, run the benchmark (bench/run.py, ~4 min), always stop Kafka;"
 	@echo "                    figures on stdout and in bench/results.json (sizes: make bench BENCH_ARGS='--conversations 20000')"
