@@ -63,3 +63,28 @@ def test_a_local_shard_waits_while_its_coordinator_is_behind_and_stops_waiting_w
     ahead, taken, ahead_again = asyncio.run(scenario())
     assert ahead == LOCAL_PARTS_AHEAD and taken == LOCAL_PARTS_AHEAD
     assert ahead_again == LOCAL_PARTS_AHEAD, "it went on once the coordinator had taken parts, and waited again"
+
+
+def test_a_shard_request_delivered_twice_is_answered_once():
+    """A partition of export-shards read again (as after a broker failure) delivers a request twice; two
+    answers would give the coordinator the shard's rows twice."""
+    from streams.runtime import dumps
+
+    handled = []
+
+    class Counting(Shards):
+        async def handle(self, req):
+            handled.append((req["token"], req["shard"]))
+
+    async def scenario():
+        shards = Counting(SimpleNamespace(producer=Producer()), SimpleNamespace(settings=None), None, {}, None)
+        request = SimpleNamespace(value=dumps({"token": "r1.abc", "shard": 2, "op": "scan"}))
+        shards.start(request)
+        await asyncio.sleep(0)
+        shards.start(request)  # while or after the first is answered
+        shards.start(SimpleNamespace(value=dumps({"token": "r1.abc", "shard": 3, "op": "scan"})))
+        shards.start(SimpleNamespace(value=dumps({"token": "r2.def", "shard": 2, "op": "scan"})))
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert handled == [("r1.abc", 2), ("r1.abc", 3), ("r2.def", 2)]
