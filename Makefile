@@ -30,14 +30,14 @@ help:
 	@echo "  make test         start Kafka, run all tests against $(BROKER), always stop Kafka"
 	@echo "                    (extra pytest arguments: make test PYTEST_ARGS='-k foo')"
 	@echo "  make chaos        start Kafka, run the full chaos tests (pytest -m slow tests/chaos: crashes, lost disks,"
-	@echo "                    broker restarts, rebalances, hostile input; ~20 min), always stop Kafka"
+	@echo "                    broker restarts, a broker of a 3-node cluster lost, rebalances, hostile input; ~25 min), always stop Kafka"
 	@echo "  make unit         run the tests not marked 'integration' (no broker)"
 	@echo "  make bench        start Kafka, run the benchmark (bench/run.py, ~4 min), always stop Kafka;"
 	@echo "                    figures on stdout and in bench/results.json (sizes: make bench BENCH_ARGS='--conversations 20000')"
 	@echo "  make bench-smoke  the same on a tiny stream (under a minute)"
 	@echo "  make run          start broker + worker + a live simulated contact centre (the last 7 days, then real time)"
 	@echo "  make stop         stop what 'make run' started, and the broker"
-	@echo "  make clean        stop the broker; delete .kafka/data, data/, exports/"
+	@echo "  make clean        stop the broker (and a scripts/kafka-cluster.sh cluster); delete their data, data/, exports/"
 	@echo "  make distclean    clean, and also delete $(VENV) and .kafka (jars)"
 	@echo "Variables: PY=$(PY) KAFKA_PORT=$(KAFKA_PORT) BROKER=$(BROKER)"
 
@@ -129,7 +129,8 @@ stop:
 
 clean:
 	$(KAFKA) down
+	@if [ -d .kafka-cluster ]; then scripts/kafka-cluster.sh reset; fi
 	rm -rf .kafka/data data exports
 
 distclean: clean
-	rm -rf $(VENV) .kafka
+	rm -rf $(VENV) .kafka .kafka-cluster

@@ -460,9 +460,10 @@ async def steady_load_and_probe(settings: Settings, load: list[dict], rate: floa
     from aiokafka import AIOKafkaProducer
 
     from convoflow.publish import route
+    from convoflow.topics import DURABLE_PRODUCER
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5, max_batch_size=512 * 1024,
-                                acks="all")
+                                **DURABLE_PRODUCER)
     await producer.start()
     stop = asyncio.Event()
     sent = {"n": 0}

@@ -25,7 +25,8 @@ from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log
 
 
-def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
+def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Runtime]:
+    """The worker's app; ``replication`` is the replication factor ``ensure_topics`` settled."""
     audit.check()
     configure_rocksdb_memory(*settings.rocksdb_memory())
     app = faust.App(
@@ -36,7 +37,7 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
         TableManager="streams.faust_ext.tables:TableManager",
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=replication,
         topic_allow_declare=False,  # ensure_topics created every topic, the assignor's too, in one go
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
@@ -85,7 +86,8 @@ def create_app(settings: Settings) -> tuple[faust.App, Runtime]:
     @app.task
     async def say_what_happened_before_start():
         for note in runtime.notes:
-            log.info(note)
+            level, line = note if isinstance(note, tuple) else (logging.INFO, note)
+            log.log(level, line)
 
     @app.task
     async def start_readers():
@@ -109,8 +111,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     memory.fix_mmap_threshold()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(settings))
-    app, runtime = create_app(settings)
+    topics = loop.run_until_complete(ensure_topics(settings))
+    app, runtime = create_app(settings, topics.replication)
+    runtime.notes += topics.notes
     started = time.monotonic()
     restored = loop.run_until_complete(restore.restore_tables(app, settings))
     if restored:

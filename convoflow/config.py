@@ -228,6 +228,14 @@ class Settings:
         "CONVOFLOW_KAFKA_SSL_CAFILE", "", FILE,
         "PEM file of the CAs that sign the brokers' certificates, with `SSL` or `SASL_SSL`; empty: the system's")
 
+    replication_factor: str = setting(
+        "CONVOFLOW_REPLICATION_FACTOR", "", TEXT,
+        "replicas of every topic convoflow creates, changelogs included, each with `min.insync.replicas` of one "
+        "less (at least 1); empty: 3, or every broker when the cluster has fewer", shown="3, or the brokers there are")
+    allow_low_replication: bool = setting(
+        "CONVOFLOW_ALLOW_LOW_REPLICATION", "", FLAG,
+        "an existing topic with fewer replicas than that is a warning at start instead of a refusal")
+
     @classmethod
     def from_environ(cls, environ, **given) -> "Settings":
         """The settings of another environment (a mapping of variables), with ``given`` values as they are."""
@@ -254,6 +262,14 @@ class Settings:
         if self.export_process_min_keys < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS ({self.export_process_min_keys}) must be 0 or more")
         return self.export_processes, self.export_process_min_keys
+
+    def wanted_replication(self) -> int | None:
+        """CONVOFLOW_REPLICATION_FACTOR as a number, None when unset (convoflow.topics picks it)."""
+        if not self.replication_factor.strip():
+            return None
+        if not self.replication_factor.strip().isdigit() or int(self.replication_factor) < 1:
+            raise ConfigError(f"CONVOFLOW_REPLICATION_FACTOR must be a whole number of at least 1, not {self.replication_factor!r}")
+        return int(self.replication_factor)
 
     def kafka_kwargs(self) -> dict:
         """Connection settings for aiokafka clients (security protocol, SASL, SSL)."""

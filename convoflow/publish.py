@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from convoflow.config import Settings
 from convoflow.events import MAX_RECORD_BYTES, Rejected, record_key, topic_of
-from convoflow.topics import ensure_topics, partitions_of
+from convoflow.topics import DURABLE_PRODUCER, ensure_topics, partitions_of
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -194,7 +194,7 @@ async def _producer(settings: Settings) -> AIOKafkaProducer:
     await ensure_topics(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, **settings.kafka_kwargs(), linger_ms=20,
                                 max_batch_size=512 * 1024,
-                                max_request_size=8 * 1024 * 1024, acks="all")
+                                max_request_size=8 * 1024 * 1024, **DURABLE_PRODUCER)
     await producer.start()
     return producer
 

@@ -1,11 +1,14 @@
-"""Topic administration with plain aiokafka: create every topic up front, read end offsets."""
+"""Topic administration with plain aiokafka: create every topic up front, check the ones that exist, read end offsets."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.conn import collect_hosts, create_conn
 from aiokafka.errors import (
     BrokerResponseError, KafkaConnectionError, KafkaError, SaslAuthenticationFailed, TopicAlreadyExistsError,
@@ -18,6 +21,25 @@ from convoflow.config import ConfigError, Settings
 REPLICATED_TABLES = ("directory", "contacts")
 PARTITIONED_TABLES = ("conversations", "presence", "export_log", "owner_conversations", "owner_days")
 
+# Replicas of every topic when CONVOFLOW_REPLICATION_FACTOR is unset (fewer when the cluster has fewer brokers).
+DEFAULT_REPLICATION = 3
+
+# Every producer convoflow makes, Faust's included: a record is sent when every in-sync replica has it, and a
+# send retried after a lost answer is written once.
+DURABLE_PRODUCER = {"acks": "all", "enable_idempotence": True}
+
+
+class TopicError(ConfigError):
+    """An existing topic that does not serve the deployment as configured; the command says which and exits."""
+
+
+@dataclass
+class TopicsReady:
+    """What ``ensure_topics`` settled: the replication factor of the deployment's topics, and what to log."""
+
+    replication: int
+    notes: list[tuple[int, str]] = field(default_factory=list)  # (logging level, line)
+
 
 def changelog_topic(settings: Settings, table: str) -> str:
     """Faust's name for a table's changelog; created here so that the replicas can read it at once."""
@@ -29,13 +51,20 @@ def leader_topic(settings: Settings) -> str:
     return f"{settings.app_id}-__assignor-__leader"
 
 
-def deployment_topics(settings: Settings) -> list[NewTopic]:
+def min_insync_replicas(replication: int) -> int:
+    """One replica may be away (a broker restarting) while producers with acks=all still write."""
+    return max(1, replication - 1)
+
+
+def deployment_topics(settings: Settings, replication: int = 1) -> list[NewTopic]:
     """Every topic a deployment uses: inputs, internal and control topics, table changelogs and
     Faust's assignor topic."""
-    topics = [NewTopic(t, settings.partitions, 1) for t in settings.all_topics()]
-    topics += [NewTopic(changelog_topic(settings, table), settings.partitions, 1, topic_configs={"cleanup.policy": "compact"})
+    insync = {"min.insync.replicas": str(min_insync_replicas(replication))}
+    topics = [NewTopic(t, settings.partitions, replication, topic_configs=dict(insync)) for t in settings.all_topics()]
+    topics += [NewTopic(changelog_topic(settings, table), settings.partitions, replication,
+                        topic_configs={"cleanup.policy": "compact", **insync})
                for table in REPLICATED_TABLES + PARTITIONED_TABLES]
-    topics.append(NewTopic(leader_topic(settings), 1, 1))
+    topics.append(NewTopic(leader_topic(settings), 1, replication, topic_configs=dict(insync)))
     return topics
 
 
@@ -86,9 +115,28 @@ async def check_connection(settings: Settings, timeout: float = 15.0) -> None:
     raise BrokerUnreachable(f"cannot connect to Kafka at {how}: {'; '.join(reasons)}")
 
 
-async def ensure_topics(settings: Settings) -> None:
-    """Create every topic of the deployment with the configured partition count (no-op when present).
 
+def replication_for(settings: Settings, brokers: int, notes: list) -> int:
+    """The replication factor of new topics: CONVOFLOW_REPLICATION_FACTOR, else 3 or the brokers there are."""
+    wanted = settings.wanted_replication()
+    if wanted is not None:
+        if wanted > brokers:
+            notes.append((logging.WARNING, f"CONVOFLOW_REPLICATION_FACTOR is {wanted} but {brokers} broker(s) of "
+                                           f"{settings.bootstrap} answer"))
+        return wanted
+    if brokers < DEFAULT_REPLICATION:
+        notes.append((logging.INFO, f"replication factor {brokers} for new topics, not {DEFAULT_REPLICATION}: the cluster "
+                                    f"has {brokers} broker(s) up (CONVOFLOW_REPLICATION_FACTOR chooses it)"))
+        return brokers
+    return DEFAULT_REPLICATION
+
+
+async def ensure_topics(settings: Settings) -> TopicsReady:
+    """Create every topic of the deployment that is missing, and check the ones that exist.
+
+    An existing topic with fewer partitions than configured, a changelog that is not
+    compacted, or fewer replicas than configured (unless CONVOFLOW_ALLOW_LOW_REPLICATION=1:
+    then a warning) is a ``TopicError`` naming the topic, what it has and what it needs.
     Faust is told not to declare topics itself: it would send one request per topic,
     over a second of every worker's start. A new table needs its changelog listed here
     (tests/convoflow/test_topics.py checks). Every command and the worker call this first,
@@ -98,16 +146,84 @@ async def ensure_topics(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **settings.kafka_kwargs())
     await admin.start()
     try:
+        ready = TopicsReady(replication=1)
+        brokers = len((await admin.describe_cluster())["brokers"])
+        ready.replication = replication_for(settings, brokers, ready.notes)
         existing = set(await admin.list_topics())
-        wanted = [t for t in deployment_topics(settings) if t.name not in existing]
+        topics = deployment_topics(settings, ready.replication)
+        present = [t for t in topics if t.name in existing]
+        if present:
+            await _check(admin, settings, present, ready)
+        wanted = [t for t in topics if t.name not in existing]
+        if wanted and ready.replication > brokers:
+            raise ConfigError(f"CONVOFLOW_REPLICATION_FACTOR is {ready.replication} but {brokers} broker(s) of "
+                              f"{settings.bootstrap} answer: topic {wanted[0].name} cannot be created")
         if wanted:
             response = await admin.create_topics(wanted)
+            existed = []
             for topic, code, *_ in response.topic_errors:
-                # another worker may have created it since we listed
-                if code and for_code(code) is not TopicAlreadyExistsError:
+                if code and for_code(code) is TopicAlreadyExistsError:
+                    existed.append(topic)
+                elif code:
                     raise for_code(code)(f"could not create topic {topic}")
+            if existed:
+                # Created by another worker since we listed, or listed by a broker whose metadata was behind
+                # the controller's: checked like the others, once a broker describes them.
+                await _check(admin, settings, [t for t in wanted if t.name in existed], ready, wait=10.0)
+        return ready
     finally:
         await admin.close()
+
+
+async def _check(admin: AIOKafkaAdminClient, settings: Settings, topics: list[NewTopic], ready: TopicsReady,
+                 wait: float = 0.0) -> None:
+    """Partitions, replicas and (changelogs) cleanup policy of existing topics against what they are created with.
+    A topic no broker describes is skipped, after asking again for up to ``wait`` seconds."""
+    described = await _describe(admin, [t.name for t in topics], wait)
+    compacted = [t.name for t in topics if t.topic_configs.get("cleanup.policy") == "compact"]
+    policies = {}
+    if compacted:
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name, configs={"cleanup.policy": None}) for name in compacted]
+        for response in await admin.describe_configs(resources):
+            for resource in response.to_object()["resources"]:
+                for entry in resource["config_entries"]:
+                    policies[resource["resource_name"]] = entry["config_value"]
+    refusals, low = [], []
+    for t in topics:
+        partitions = described.get(t.name, {}).get("partitions")
+        if not partitions:
+            continue  # deleted since it was listed: created by the next start
+        if len(partitions) < t.num_partitions:
+            refusals.append(f"topic {t.name} has {len(partitions)} partition(s), needs {t.num_partitions} "
+                            f"(--partitions / CONVOFLOW_PARTITIONS)")
+        if t.name in policies and policies[t.name] != "compact":
+            refusals.append(f"topic {t.name} has cleanup.policy={policies[t.name]}, needs compact (a table's changelog)")
+        replicas = min(len(p["replicas"]) for p in partitions)
+        if replicas < ready.replication:
+            low.append(f"topic {t.name} has replication factor {replicas}, needs {ready.replication} "
+                       f"(CONVOFLOW_REPLICATION_FACTOR)")
+    if low and settings.allow_low_replication:
+        ready.notes += [(logging.WARNING, f"{line}; starting anyway (CONVOFLOW_ALLOW_LOW_REPLICATION=1)") for line in low]
+    else:
+        refusals += [f"{line}; CONVOFLOW_ALLOW_LOW_REPLICATION=1 starts anyway" for line in low]
+    if refusals:
+        more = f" (and {len(refusals) - 1} more problem(s) with existing topics)" if len(refusals) > 1 else ""
+        raise TopicError(refusals[0] + more)
+
+
+async def _describe(admin: AIOKafkaAdminClient, names: list[str], wait: float) -> dict[str, dict]:
+    """{topic: its metadata} for the topics a broker knows; the others are asked for again until ``wait`` is over."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    described: dict[str, dict] = {}
+    while True:
+        missing = [n for n in names if n not in described]
+        for d in await admin.describe_topics(missing):
+            if not d["error_code"] and d["partitions"]:
+                described[d["topic"]] = d
+        if len(described) == len(names) or loop.time() >= deadline:
+            return described
+        await asyncio.sleep(0.2)
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str, timeout: float = 30.0) -> list[TopicPartition]:

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections import OrderedDict
 from datetime import datetime, timezone
 
 import orjson
@@ -42,6 +43,7 @@ from streams.scan_process import ScanProcesses, read_runs, store_states
 PART_BYTES = 256 * 1024
 MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
 LOCAL_PARTS_AHEAD = 64  # parts (of about 256 KB) the shards may be ahead of a coordinator in its own process
+SHARD_REQUESTS_KEPT = 4096  # shard requests a worker remembers, to answer each once
 REASSIGNED = "reassigned"
 REBALANCE_RETRIES = 5
 # The longest chain of records that one published record leads to before the tables hold it:
@@ -321,6 +323,7 @@ class Shards:
         self.app, self.runtime, self.replica, self.tables, self.inbox = app, runtime, replica, tables, inbox
         self.processes = processes
         self.running: dict[int, set] = {}
+        self.seen: OrderedDict[tuple[str, int], None] = OrderedDict()  # (token, shard) of recent requests
         self.timeout = runtime.settings.export_timeout
 
     async def reply(self, token: str, shard: int, rows: list, done: bool, error: str | None = None,
@@ -349,6 +352,15 @@ class Shards:
 
     def start(self, event) -> None:
         req = loads(event.value)
+        request = (req["token"], req["shard"])
+        if request in self.seen:
+            # Delivered again (its partition read again while a broker was away): the first delivery answers
+            # it; a second answer would give the coordinator every row of the shard twice.
+            log.info("shard %d of %s: request delivered again, answered once", req["shard"], req["token"])
+            return
+        self.seen[request] = None
+        while len(self.seen) > SHARD_REQUESTS_KEPT:
+            self.seen.popitem(last=False)
         task = asyncio.ensure_future(self.handle(req))
         self.running.setdefault(req["shard"], set()).add((task, req["token"]))
         task.add_done_callback(lambda t: self.running.get(req["shard"], set()).discard((t, req["token"])))

@@ -57,6 +57,9 @@ AUDITED = {
     "faust.transport.producer:Producer.__init__": "5c53a4b47aa1372b",
     "faust.transport.producer:ProducerBuffer._send_pending": "4a9d5f932b56bc68",
     "faust.transport.producer:ProducerBuffer.flush": "26fbebb124ad9c98",
+    # Producer: acks=all and idempotence added to the settings, which _new_producer applies last
+    "faust.transport.drivers.aiokafka:Producer._settings_extra": "a4c7bc41b6382223",
+    "faust.transport.drivers.aiokafka:Producer._new_producer": "e72355c3430ed02f",
     # Store
     "faust.stores.rocksdb:Store.__init__": "c7c0fa2989e8ab4a",
     "faust.stores.rocksdb:Store.revoke_partitions": "3f85447a24fc34ff",

@@ -36,6 +36,8 @@ tests/chaos):
 - The producer buffer's ``flush``, which Faust awaits before committing, returns
   only when every record is with aiokafka (Faust's returned as soon as no record
   had left for 0.1 s, with table changelog records still queued).
+- The producer waits for every in-sync replica and is idempotent (Faust's
+  producer is so only inside transactions).
 - The worker's fetches wait at most ``FETCH_MAX_WAIT_MS`` on idle partitions
   (Faust fixes 1.5 s: an export request arriving on an idle topic waited that long).
 """
@@ -50,6 +52,8 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer as FaustProducerBuffer
 from faust.types import TP
+
+from convoflow.topics import DURABLE_PRODUCER
 
 log = logging.getLogger("convoflow")
 
@@ -469,6 +473,10 @@ class ProducerBuffer(FaustProducerBuffer):
 
 
 class Producer(faust_aiokafka.Producer):
+    """Faust's producer with convoflow's buffer, writing like every producer convoflow makes
+    (``convoflow.topics.DURABLE_PRODUCER``: acks=all and idempotence, which Faust asks for only
+    inside transactions, and convoflow uses none)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         buffer = ProducerBuffer(loop=self.loop, beacon=self.beacon)
@@ -476,6 +484,9 @@ class Producer(faust_aiokafka.Producer):
             buffer.threaded_producer = self.buffer.threaded_producer
         buffer.app = self.app
         self.buffer = buffer
+
+    def _settings_extra(self):
+        return {**super()._settings_extra(), **DURABLE_PRODUCER}
 
 
 class Transport(faust_aiokafka.Transport):

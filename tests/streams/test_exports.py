@@ -110,3 +110,28 @@ def test_catch_up_ends_after_the_longest_chain_while_records_keep_arriving(monke
 
     busy = [{"t-messages": {0: 100 * n}, "t-people-updates": {0: 50 * n}} for n in range(1, 10)]
     assert catch_up_rounds(monkeypatch, busy) == busy[:CATCHUP_HOPS]
+
+
+def test_a_shard_request_delivered_twice_is_answered_once():
+    """A partition of export-shards read again (as after a broker failure) delivers a request twice; two
+    answers would give the coordinator the shard's rows twice."""
+    from streams.runtime import dumps
+
+    handled = []
+
+    class Counting(Shards):
+        async def handle(self, req):
+            handled.append((req["token"], req["shard"]))
+
+    async def scenario():
+        shards = Counting(SimpleNamespace(producer=Producer()), SimpleNamespace(settings=None), None, {}, None)
+        request = SimpleNamespace(value=dumps({"token": "r1.abc", "shard": 2, "op": "scan"}))
+        shards.start(request)
+        await asyncio.sleep(0)
+        shards.start(request)  # while or after the first is answered
+        shards.start(SimpleNamespace(value=dumps({"token": "r1.abc", "shard": 3, "op": "scan"})))
+        shards.start(SimpleNamespace(value=dumps({"token": "r2.def", "shard": 2, "op": "scan"})))
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert handled == [("r1.abc", 2), ("r1.abc", 3), ("r2.def", 2)]
