@@ -106,6 +106,16 @@ def _flag(raw: str) -> bool:
 
 TEXT = Kind("any text", str)
 FLAG = Kind("1, true, yes or on; or 0, false, no, off or empty", _flag)
+
+
+def _optional_count(raw: str) -> str:
+    text = raw.strip()
+    if text and not (text.isdigit() and int(text) >= 1):
+        raise ValueError(raw)
+    return text
+
+
+OPTIONAL_COUNT = Kind("empty, or a whole number, at least 1", _optional_count)
 NAME = Kind("any text, not empty", _not_empty)
 BROKER = Kind("kafka://HOST:PORT (the port defaults to 9092), several separated by commas", _broker_url)
 PORT = whole(1, 65535)
@@ -229,7 +239,7 @@ class Settings:
         "PEM file of the CAs that sign the brokers' certificates, with `SSL` or `SASL_SSL`; empty: the system's")
 
     replication_factor: str = setting(
-        "CONVOFLOW_REPLICATION_FACTOR", "", TEXT,
+        "CONVOFLOW_REPLICATION_FACTOR", "", OPTIONAL_COUNT,
         "replicas of every topic convoflow creates, changelogs included, each with `min.insync.replicas` of one "
         "less (at least 1); empty: 3, or every broker when the cluster has fewer", shown="3, or the brokers there are")
     allow_low_replication: bool = setting(

@@ -29,6 +29,7 @@ from convoflow.config import ConfigError, Settings
 from convoflow.topics import deployment_topics, ensure_topics
 from tests.chaos.cluster import BENIGN_NODE_AWAY, ClusterDeployment, KafkaCluster, cluster_port
 from tests.chaos.conftest import SIZES, Publisher, problems_in, simulated
+from tests.integration.harness import free_port
 
 TZ, FIRST, LAST, AS_OF = "America/Sao_Paulo", "2024-10-25", "2024-10-28", "2024-10-29T12:00:00Z"
 
@@ -122,10 +123,10 @@ def test_a_topic_with_fewer_replicas_refuses_the_start_unless_allowed_then_warns
         assert {len(p["replicas"]) for p in cluster.partitions([name])} == {1}  # known to the cluster's metadata
         run = subprocess.run(
             [sys.executable, "-m", "convoflow.cli", "worker", "--broker", cluster.broker, "--topic-prefix", d.prefix,
-             "--data-dir", str(tmp_path / "data"), "--export-dir", str(tmp_path / "exports"), "--web-port", "0"],
+             "--data-dir", str(tmp_path / "data"), "--export-dir", str(tmp_path / "exports"), "--web-port", str(free_port())],
             capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
         assert run.returncode == 2 and "Traceback" not in run.stderr, f"exit {run.returncode}:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
-        assert run.stderr.strip() == (f"convoflow: topic {name} has replication factor 1, needs 3 (CONVOFLOW_REPLICATION_FACTOR); "
+        assert run.stderr.strip() == (f"convoflow: error: topic {name} has replication factor 1, needs 3 (CONVOFLOW_REPLICATION_FACTOR); "
                                       f"CONVOFLOW_ALLOW_LOW_REPLICATION=1 starts anyway"), run.stderr
 
         worker = d.start_worker(env={"CONVOFLOW_ALLOW_LOW_REPLICATION": "1"})

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from convoflow.config import Settings
 from convoflow.topics import changelog_topic, deployment_topics, ensure_topics
-from tests.integration.harness import BROKER, workers_running
+from tests.integration.harness import BROKER, free_port, workers_running
 
 
 def settings(**kw) -> Settings:
@@ -41,7 +41,7 @@ def start_worker(s: Settings, tmp_path, env: dict | None = None) -> subprocess.C
     """`convoflow worker` for a deployment whose start is refused: it must exit by itself."""
     cmd = [sys.executable, "-m", "convoflow.cli", "worker", "--broker", BROKER, "--topic-prefix", s.topic_prefix,
            "--partitions", str(s.partitions), "--data-dir", str(tmp_path / "data"), "--export-dir", str(tmp_path / "exports"),
-           "--web-port", "0"]
+           "--web-port", str(free_port())]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
                           env={**os.environ, **(env or {})})
 
@@ -49,7 +49,7 @@ def start_worker(s: Settings, tmp_path, env: dict | None = None) -> subprocess.C
 def assert_refused(run: subprocess.CompletedProcess, line: str) -> None:
     assert run.returncode == 2, f"exit {run.returncode}:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     assert "Traceback" not in run.stderr + run.stdout, run.stderr
-    assert run.stderr.strip() == f"convoflow: {line}", run.stderr
+    assert run.stderr.strip() == f"convoflow: error: {line}", run.stderr
 
 
 def test_a_topic_with_fewer_partitions_than_configured_stops_the_worker_before_anything_is_created(broker, tmp_path):
@@ -123,5 +123,5 @@ async def _describe(settings: Settings) -> list[dict]:
 def test_a_replication_factor_that_is_not_a_number_exits_2_with_one_line(broker, tmp_path):
     s = settings(partitions=4)
     run = start_worker(s, tmp_path, env={"CONVOFLOW_REPLICATION_FACTOR": "three"})
-    assert_refused(run, "CONVOFLOW_REPLICATION_FACTOR must be a whole number of at least 1, not 'three'")
+    assert_refused(run, "CONVOFLOW_REPLICATION_FACTOR='three' is not valid: expected empty, or a whole number, at least 1")
     assert asyncio.run(_admin(s)) == [], "a refused start created topics"

@@ -2,6 +2,7 @@
 import asyncio
 from types import SimpleNamespace
 
+from convoflow.config import Settings
 from streams.exports import Inbox, Shards
 
 
@@ -124,7 +125,7 @@ def test_a_shard_request_delivered_twice_is_answered_once():
             handled.append((req["token"], req["shard"]))
 
     async def scenario():
-        shards = Counting(SimpleNamespace(producer=Producer()), SimpleNamespace(settings=None), None, {}, None)
+        shards = Counting(SimpleNamespace(producer=Producer()), SimpleNamespace(settings=Settings()), None, {}, None)
         request = SimpleNamespace(value=dumps({"token": "r1.abc", "shard": 2, "op": "scan"}))
         shards.start(request)
         await asyncio.sleep(0)
