@@ -11,22 +11,33 @@ import uuid
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("explain", help="list the conversations that make one cell of an export, and its total")
-    p.add_argument("--type", required=True, help="aggregate report: agent_metrics, teams, topics, tags, virtual_agents, contacts")
-    p.add_argument("--tz", required=True, help="IANA time zone, e.g. Europe/Amsterdam")
-    p.add_argument("--from", dest="date_from", required=True, help="first local date YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", required=True, help="last local date YYYY-MM-DD (included)")
-    p.add_argument("--channel", action="append", help="keep this channel id (repeatable)")
-    p.add_argument("--as-of", help="RFC 3339 end of ongoing presence intervals (default: now)")
-    p.add_argument("--row", required=True, help="the row's ID as the export writes it (User ID, Team ID, Topic ID, "
-                                                "Tag ID, Agent ID of a virtual agent, Contact Profile ID)")
-    p.add_argument("--row-channel", help="topics, tags, virtual agents: the channel id of the row ('' = no channel)")
-    p.add_argument("--column", required=True, help="the column header, e.g. 'Handle Time (s)'")
-    p.add_argument("--out", help="write the explanation as CSV here")
+    from convoflow.args import env_option, positive
+
+    p = sub.add_parser("explain", help="list the conversations that make one cell of an export, and its total",
+                       description="Ask a worker which conversations make one cell of an aggregate export "
+                                   "(agent_metrics, teams, topics, tags, virtual_agents, contacts), each with its "
+                                   "contribution, and the total, which is that cell.")
+    p.add_argument("--type", required=True, metavar="TYPE",
+                   help="aggregate report: agent_metrics, teams, topics, tags, virtual_agents or contacts")
+    p.add_argument("--tz", required=True, metavar="ZONE", help="IANA time zone, e.g. Europe/Amsterdam")
+    p.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first local date YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last local date YYYY-MM-DD (included)")
+    p.add_argument("--channel", action="append", metavar="ID",
+                   help="keep only this channel id (repeatable; default: every channel)")
+    p.add_argument("--as-of", metavar="TIME", help="RFC 3339 end of ongoing presence intervals (default: now)")
+    p.add_argument("--row", required=True, metavar="ID",
+                   help="the row's ID as the export writes it (User ID, Team ID, Topic ID, Tag ID, Agent ID of a "
+                        "virtual agent, Contact Profile ID)")
+    p.add_argument("--row-channel", metavar="ID",
+                   help="topics, tags, virtual agents: the channel id of the row ('' = no channel; default: the "
+                        "row's only channel)")
+    p.add_argument("--column", required=True, metavar="HEADER", help="the column header, e.g. 'Handle Time (s)'")
+    p.add_argument("--out", metavar="PATH", help="also write the explanation as CSV here (default: none)")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON (what GET /explain returns)")
-    p.add_argument("--timeout", type=float, default=600.0)
-    p.add_argument("--web-url", default=os.environ.get("CONVOFLOW_WEB_URL", "http://127.0.0.1:6066"),
-                   help="any worker's web address (env CONVOFLOW_WEB_URL; default %(default)s)")
+    p.add_argument("--timeout", type=positive, default=600.0, metavar="SECONDS",
+                   help="give up when the worker has not answered after this long (default: %(default)g)")
+    env_option(p, "--web-url", "CONVOFLOW_WEB_URL", "http://127.0.0.1:6066", metavar="URL",
+               help="any worker's web address")
     p.set_defaults(func=run)
 
 
@@ -71,6 +82,7 @@ def fetch(web_url: str, params: dict, timeout: float) -> dict:
 
 
 def run(args) -> int:
+    from convoflow.args import fail
     from exporters import csvfile
     from exporters.explain import CSV_HEADER, csv_rows
     from exporters.request import BadRequest
@@ -78,13 +90,11 @@ def run(args) -> int:
     try:
         params = query(args)
     except BadRequest as exc:
-        print(f"convoflow explain: {exc.reason}", file=sys.stderr)
-        return 2
+        return fail(exc.reason)
     try:
         explanation = fetch(args.web_url, params, args.timeout)
     except RuntimeError as exc:
-        print(f"explain failed: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"explain failed: {exc}", status=1)
     if args.json:
         print(json.dumps(explanation, indent=2, ensure_ascii=False))
     if args.out:
