@@ -176,3 +176,13 @@ def writable_file(path: str, flag: str, keep_open: bool = False):
     if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise UsageError(f"{flag} {path}: cannot write: permission denied")
     return path
+
+
+def add_report_window(p: argparse.ArgumentParser) -> None:
+    """The options that name what an export covers: zone, dates, channels, as-of (export and explain)."""
+    p.add_argument("--tz", required=True, metavar="ZONE", help="IANA time zone, e.g. Europe/Amsterdam")
+    p.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first local date YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last local date YYYY-MM-DD (included)")
+    p.add_argument("--channel", action="append", metavar="ID",
+                   help="keep only this channel id (repeatable; default: every channel)")
+    p.add_argument("--as-of", metavar="TIME", help="RFC 3339 end of ongoing presence intervals (default: now)")

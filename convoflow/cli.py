@@ -16,8 +16,9 @@ import time
 import urllib.request
 import uuid
 
-from convoflow.args import (EXPORT_TYPES_HELP, LOGLEVELS, Parser, UsageError, broker_url, env_option, fail, fraction,
-                            positive, resolve_env_defaults, topic_prefix, version, whole, writable_dir, writable_file)
+from convoflow.args import (EXPORT_TYPES_HELP, LOGLEVELS, Parser, UsageError, add_report_window, broker_url, env_option,
+                            fail, fraction, positive, resolve_env_defaults, topic_prefix, version, whole, writable_dir,
+                            writable_file)
 from convoflow.config import ConfigError, Settings
 
 
@@ -230,12 +231,7 @@ def build_parser() -> Parser:
                                    "The request is checked here first, with the worker's rules.")
     _common(p)
     p.add_argument("--type", required=True, metavar="TYPE", help=f"export type, one of: {EXPORT_TYPES_HELP}")
-    p.add_argument("--tz", required=True, metavar="ZONE", help="IANA time zone, e.g. Europe/Amsterdam")
-    p.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first local date YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last local date YYYY-MM-DD (included)")
-    p.add_argument("--channel", action="append", metavar="ID",
-                   help="keep only this channel id (repeatable; default: every channel)")
-    p.add_argument("--as-of", metavar="TIME", help="RFC 3339 end of ongoing presence intervals (default: now)")
+    add_report_window(p)
     p.add_argument("--out", metavar="PATH", help="output path (default: REQUEST_ID.csv)")
     p.add_argument("--request-id", metavar="ID",
                    help="request id, 1-64 characters of A-Z a-z 0-9 _ - (default: a new one)")

@@ -11,7 +11,7 @@ import uuid
 
 
 def add_parser(sub) -> None:
-    from convoflow.args import env_option, positive
+    from convoflow.args import add_report_window, env_option, positive
 
     p = sub.add_parser("explain", help="list the conversations that make one cell of an export, and its total",
                        description="Ask a worker which conversations make one cell of an aggregate export "
@@ -19,12 +19,7 @@ def add_parser(sub) -> None:
                                    "contribution, and the total, which is that cell.")
     p.add_argument("--type", required=True, metavar="TYPE",
                    help="aggregate report: agent_metrics, teams, topics, tags, virtual_agents or contacts")
-    p.add_argument("--tz", required=True, metavar="ZONE", help="IANA time zone, e.g. Europe/Amsterdam")
-    p.add_argument("--from", dest="date_from", required=True, metavar="DATE", help="first local date YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", required=True, metavar="DATE", help="last local date YYYY-MM-DD (included)")
-    p.add_argument("--channel", action="append", metavar="ID",
-                   help="keep only this channel id (repeatable; default: every channel)")
-    p.add_argument("--as-of", metavar="TIME", help="RFC 3339 end of ongoing presence intervals (default: now)")
+    add_report_window(p)
     p.add_argument("--row", required=True, metavar="ID",
                    help="the row's ID as the export writes it (User ID, Team ID, Topic ID, Tag ID, Agent ID of a "
                         "virtual agent, Contact Profile ID)")

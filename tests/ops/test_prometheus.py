@@ -7,24 +7,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.ops.queries import (ALERTS, ALERTS_TEST, OPS, PROMETHEUS_CONFIG, alert_expressions, dashboard_queries,
                                metric_names)
+from tests.tools import run_tool
 
 COMPOSE = OPS.parent / "docker" / "compose.yaml"
 
 
-def _run(cmd: list[str], timeout: float) -> tuple[bool, str]:
-    try:
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
-    return done.returncode == 0, done.stdout.decode(errors="replace")[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +28,9 @@ def promtool() -> str:
         return found
     if not (shutil.which("apt-get") and os.geteuid() == 0):
         pytest.skip("needs promtool (Debian's prometheus package): not installed, and apt-get is unavailable or not root")
-    ok, out = _run(["apt-get", "update", "-qq"], 600)
+    ok, out = run_tool(["apt-get", "update", "-qq"], 600)
     if ok:
-        ok, out = _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"], 900)
+        ok, out = run_tool(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"], 900)
     found = shutil.which("promtool")
     if not found:
         pytest.skip(f"needs promtool: apt-get install prometheus failed: {out[-400:]}")
@@ -45,7 +38,7 @@ def promtool() -> str:
 
 
 def test_alert_rules_pass_their_unit_tests(promtool):
-    ok, out = _run([promtool, "test", "rules", str(ALERTS_TEST)], 120)
+    ok, out = run_tool([promtool, "test", "rules", str(ALERTS_TEST)], 120)
     assert ok and "SUCCESS" in out, out
 
 
@@ -60,7 +53,7 @@ def test_every_alert_has_unit_tests_that_see_it_fire():
 
 
 def test_prometheus_config_and_its_rules_are_valid(promtool):
-    ok, out = _run([promtool, "check", "config", str(PROMETHEUS_CONFIG)], 60)
+    ok, out = run_tool([promtool, "check", "config", str(PROMETHEUS_CONFIG)], 60)
     assert ok and "alerts.yml" in out, out
 
 
@@ -73,7 +66,7 @@ def test_dashboard_queries_are_valid_promql(promtool, tmp_path: Path):
         rules += [f"      - record: dashboard:query_{i}", f"        expr: '{expr.replace(chr(39), chr(39) * 2)}'"]
     path = tmp_path / "dashboard_rules.yml"
     path.write_text("\n".join(rules) + "\n")
-    ok, out = _run([promtool, "check", "rules", str(path)], 60)
+    ok, out = run_tool([promtool, "check", "rules", str(path)], 60)
     assert ok and f"SUCCESS: {len(queries)} rules found" in out, out
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.integration.harness import Deployment, broker_reachable, problems_in_log
+from tests.tools import run_tool
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,13 +39,6 @@ def _chromium() -> str | None:
     return None
 
 
-def _run(cmd: list[str], timeout: float) -> tuple[bool, str]:
-    try:
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
-    return done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
 
 
 def ensure_browser() -> tuple[str, object]:
@@ -54,9 +47,9 @@ def ensure_browser() -> tuple[str, object]:
     notes = []
     if chromium is None:
         if shutil.which("apt-get") and os.geteuid() == 0:
-            ok, out = _run(["apt-get", "update", "-qq"], 600)
+            ok, out = run_tool(["apt-get", "update", "-qq"], 600)
             if ok:
-                ok, out = _run(["apt-get", "install", "-y", "-qq", "chromium"], 900)
+                ok, out = run_tool(["apt-get", "install", "-y", "-qq", "chromium"], 900)
             if not ok:
                 notes.append(f"apt-get install chromium failed: {out[-400:]}")
         else:
@@ -65,7 +58,7 @@ def ensure_browser() -> tuple[str, object]:
     try:
         sync_api = importlib.import_module("playwright.sync_api")
     except ImportError:
-        ok, out = _run([sys.executable, "-m", "pip", "install", "-q", "playwright>=1.40"], 600)
+        ok, out = run_tool([sys.executable, "-m", "pip", "install", "-q", "playwright>=1.40"], 600)
         if not ok:
             notes.append(f"pip install playwright failed: {out[-400:]}")
         importlib.invalidate_caches()
