@@ -81,6 +81,17 @@ class Pipeline:
         return shards
 
 
+def fed_in_batches(events, rng) -> "Pipeline":
+    """A pipeline fed the events in batches of random sizes, as agents get them."""
+    pipeline = Pipeline()
+    i = 0
+    while i < len(events):
+        size = rng.choice([1, 7, 50, 400])
+        pipeline.feed(events[i:i + size])
+        i += size
+    return pipeline
+
+
 def export(pipeline, export_type, tz, first, last, channels, as_of, rng):
     directory_ = Directory(pipeline.tables["directory"])
     contacts = pipeline.tables["contacts"]
@@ -95,12 +106,7 @@ def export(pipeline, export_type, tz, first, last, channels, as_of, rng):
 def test_every_report_equals_the_model_in_any_order(seed, duplicate_rate, window):
     rng = random.Random(seed)
     events = simulate.disorder(EVENTS, seed=seed, duplicate_rate=duplicate_rate, window=window)
-    pipeline = Pipeline()
-    i = 0
-    while i < len(events):
-        size = rng.choice([1, 7, 50, 400])
-        pipeline.feed(events[i:i + size])
-        i += size
+    pipeline = fed_in_batches(events, rng)
     tz = rng.choice(["Europe/Amsterdam", "Asia/Kathmandu", "America/New_York"])
     channels = rng.choice([[], ["ch-1"], ["ch-2", "ch-3"]])
     as_of = "2024-10-28T06:00:00Z"

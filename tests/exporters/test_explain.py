@@ -11,14 +11,14 @@ from convoflow import simulate
 from convoflow.events import parse_time
 from exporters import csvfile
 from exporters.context import ReportContext
-from exporters.explain import (COLUMNS, CHANNEL_ROWS, ROW_IDS, NoRow, answer, csv_rows, explanation_report,
+from exporters.explain import (COLUMNS, CHANNEL_ROWS, ROW_IDS, NoRow, answer, csv_rows,
                                find_report, parse_cell, report_name)
 from exporters.reports import REPORTS, merge_parts, shard_part
 from exporters.request import BadRequest, ExportRequest
 from tables import contact, people
 from tables.directory import Directory
 from tests.exporters.helpers import json_round_trip, run, stored
-from tests.exporters.test_against_model import Pipeline
+from tests.exporters.test_against_model import fed_in_batches
 
 EVENTS = simulate.generate(seed=11, agents=5, teams=2, conversations=50, days=2, start="2024-10-26T00:00:00Z")
 AS_OF = "2024-10-28T06:00:00Z"
@@ -26,14 +26,7 @@ FIRST, LAST = "2024-10-26", "2024-10-27"
 
 
 def build(events, seed):
-    rng = random.Random(seed)
-    pipeline = Pipeline()
-    i = 0
-    while i < len(events):
-        size = rng.choice([1, 7, 50, 400])
-        pipeline.feed(events[i:i + size])
-        i += size
-    return pipeline
+    return fed_in_batches(events, random.Random(seed))
 
 
 def context(pipeline, export_type, tz, channels):
