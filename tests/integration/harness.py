@@ -93,6 +93,20 @@ class Deployment:
         return "\n".join(w.log_path.read_text(errors="replace") for w in self.workers if w.log_path.exists())
 
 
+def stop_process(proc, kill: bool = False, timeout: float = 30) -> None:
+    """SIGTERM (or SIGKILL) a child process, and SIGKILL it when it has not ended after ``timeout`` s."""
+    if proc and proc.poll() is None:
+        if kill:
+            proc.kill()
+        else:
+            proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Worker:
     def __init__(self, deployment: Deployment, index: int):
         self.deployment = deployment
@@ -141,16 +155,7 @@ class Worker:
             self.proc.terminate()
 
     def stop(self, kill: bool = False) -> None:
-        if self.proc and self.proc.poll() is None:
-            if kill:
-                self.proc.kill()
-            else:
-                self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, kill)
         self.log.close()
 
 

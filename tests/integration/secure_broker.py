@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from convoflow.config import Settings
 from convoflow.topics import check_connection
-from tests.integration.harness import free_port
+from tests.integration.harness import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "convoflow", "s3cret-Passw0rd"
@@ -179,10 +179,4 @@ replica.fetch.max.bytes=8388608
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
