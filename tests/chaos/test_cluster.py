@@ -56,15 +56,22 @@ def settings_on(cluster: KafkaCluster, **kw) -> Settings:
 
 
 async def _configs(cluster: KafkaCluster, topics: list[str]) -> dict[str, dict[str, str]]:
+    """The topics' configs, once a broker describes them all (a broker whose metadata is behind
+    answers a topic created a moment ago without its configs)."""
     admin = cluster.admin()
     await admin.start()
     try:
         resources = [ConfigResource(ConfigResourceType.TOPIC, t, configs={"min.insync.replicas": None,
                                                                          "cleanup.policy": None}) for t in topics]
-        out = {}
-        for response in await admin.describe_configs(resources):
-            for resource in response.to_object()["resources"]:
-                out[resource["resource_name"]] = {e["config_names"]: e["config_value"] for e in resource["config_entries"]}
+        for _ in range(40):
+            out = {}
+            for response in await admin.describe_configs(resources):
+                for resource in response.to_object()["resources"]:
+                    out[resource["resource_name"]] = {e["config_names"]: e["config_value"]
+                                                      for e in resource["config_entries"]}
+            if all("min.insync.replicas" in out.get(t, {}) for t in topics):
+                return out
+            await asyncio.sleep(0.25)
         return out
     finally:
         await admin.close()
