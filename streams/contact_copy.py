@@ -1,8 +1,7 @@
 """The replica's contact identifiers in a RocksDB store of their own, not in a dict.
 
-In a dict they stayed in the worker's memory for good, growing with the contacts
-(about 120 MB for 500,000 identifiers, the sixth session's estimate); a store
-keeps them within the worker's RocksDB budget. And a store can be
+In a dict they would stay in the worker's memory for good, growing with the
+contacts; a store keeps them within the worker's RocksDB budget. And a store can be
 checkpointed, so an export's scan processes (``streams.scan_process``) read the
 same identifiers as the worker does. The copy is rebuilt from the contacts
 changelog at every start, so its writes skip the write-ahead log.
