@@ -34,7 +34,7 @@ from typing import Callable
 
 import orjson
 
-from exporters import catalog, contacts, csvfile, people
+from exporters import csvfile, people
 from exporters.context import ReportContext
 from exporters.headers import HEADERS
 from exporters.lookups import LOOKUPS
