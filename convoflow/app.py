@@ -48,6 +48,8 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
         web_host=settings.web_host,
         producer_linger_ms=5,
         producer_max_request_size=8 * 1024 * 1024,
+        # Below the broker's default message.max.bytes (1 MiB): a batch is one message to the broker.
+        producer_max_batch_size=512 * 1024,
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=16_384,

@@ -167,19 +167,22 @@ class TableWriter:
 
     async def flush(self) -> None:
         pending, self.pending = self.pending, []
-        send, last = self.app.producer.send, {}
+        per_partition: dict[int, list] = defaultdict(list)
         for partition, key, value in pending:
-            last[partition] = await send(self.topic, key, value, partition, None, None)
-        for partition, sent in last.items():
-            sent.add_done_callback(lambda fut, partition=partition: self._persisted(partition, fut))
+            per_partition[partition].append((key, value))
+        for partition, records in per_partition.items():
+            batches = await self.app.producer.send_records(self.topic, partition, records)
+            sent, count = batches[-1]
+            sent.add_done_callback(lambda fut, partition=partition, count=count: self._persisted(partition, fut, count))
 
-    def _persisted(self, partition: int, fut) -> None:
-        """What Faust's ``_on_changelog_sent`` does: a restore reads the changelog from here on."""
+    def _persisted(self, partition: int, fut, count: int) -> None:
+        """What Faust's ``_on_changelog_sent`` does: a restore reads the changelog from here on
+        (the offset of the last record of the partition's last batch)."""
         if fut.cancelled() or fut.exception() is not None:
             return
         db = self.store.open_partitions().get(partition)  # gone when the partition was revoked meanwhile
         if db is not None:
-            db.put(OFFSET_KEY, str(fut.result().offset).encode())
+            db.put(OFFSET_KEY, str(fut.result().offset + count - 1).encode())
 
 
 # An agent of bundles (Outbox: up to 400 items a record) takes batch_size // BUNDLE_BATCH_DIVISOR

@@ -60,6 +60,14 @@ AUDITED = {
     # Producer: acks=all and idempotence added to the settings, which _new_producer applies last
     "faust.transport.drivers.aiokafka:Producer._settings_extra": "a4c7bc41b6382223",
     "faust.transport.drivers.aiokafka:Producer._new_producer": "e72355c3430ed02f",
+    # Producer.send_records: whole record batches into aiokafka's accumulator, whose future
+    # resolves with the batch's first offset, and which the producer's flush waits for
+    "faust.transport.drivers.aiokafka:Producer._ensure_producer": "5592a4bbdf251325",
+    "faust.transport.drivers.aiokafka:Producer.flush": "36d0cb3615f65b01",
+    "aiokafka.producer.producer:AIOKafkaProducer.create_batch": "c4efda4bb7a09741",
+    "aiokafka.producer.producer:AIOKafkaProducer.send_batch": "bf42b0f0c5c0646d",
+    "aiokafka.producer.message_accumulator:MessageAccumulator.add_batch": "5ed1c5b1367ad854",
+    "aiokafka.producer.message_accumulator:MessageBatch.done": "2d765e5c2dc8638d",
     # Store
     "faust.stores.rocksdb:Store.__init__": "c7c0fa2989e8ab4a",
     "faust.stores.rocksdb:Store.revoke_partitions": "3f85447a24fc34ff",

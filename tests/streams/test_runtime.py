@@ -147,27 +147,26 @@ def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_bat
     async def scenario():
         loop = asyncio.get_running_loop()
 
-        async def send(topic, key, value, partition, timestamp, headers):
+        async def send_records(topic, partition, records):  # one batch, its future: its first offset
             fut = loop.create_future()
-            sent.append((topic, key, value, partition, fut))
-            return fut
+            sent.append((topic, partition, list(records), fut))
+            return [(fut, len(records))]
 
-        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send=send)), table)
+        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send_records=send_records)), table)
         with rt.partition_context(record("t", 1, 0)):
             writer["c1"] = b"v1"
             writer["c1"] = b"v2"
             read_back = writer.get("c1")
         in_store_before_flush = store.partition_db(1).get(b"c1")
         await writer.flush()
-        sent[0][4].set_result(SimpleNamespace(offset=6))
-        sent[1][4].set_result(SimpleNamespace(offset=7))
+        sent[0][3].set_result(SimpleNamespace(offset=6))
         await asyncio.sleep(0)
         return in_store_before_flush, read_back
 
     in_store_before_flush, read_back = run(app, scenario())
     assert in_store_before_flush == read_back == b"v2"
     changelog = table.changelog_topic.get_topic_name()
-    assert [s[:4] for s in sent] == [(changelog, b"c1", b"v1", 1), (changelog, b"c1", b"v2", 1)]
+    assert [s[:3] for s in sent] == [(changelog, 1, [(b"c1", b"v1"), (b"c1", b"v2")])]
     assert store.partition_db(1).get(rt.OFFSET_KEY) == b"7", "the offset a restore reads on from: the last record"
     assert store.partition_db(0).get(b"c1") is None
 
@@ -182,11 +181,11 @@ def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition(ap
         loop = asyncio.get_running_loop()
         sent = []
 
-        async def send(topic, key, value, partition, timestamp, headers):
+        async def send_records(topic, partition, records):
             sent.append(loop.create_future())
-            return sent[-1]
+            return [(sent[-1], len(records))]
 
-        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send=send)), table)
+        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send_records=send_records)), table)
         for partition in (0, 1):
             with rt.partition_context(record("t", partition, 0)):
                 writer["c1"] = b"v1"
