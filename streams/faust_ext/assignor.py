@@ -101,18 +101,22 @@ def plan(members, partitions: int, previous: dict, standbys_before: dict, warm: 
         if before is not None and before != to and p not in warm.get(to, ()):
             actives[before].add(p)  # the owner keeps it until the new worker's copy has caught up
             warming[to].add(p)
-            first = [to]
         else:
             actives[to].add(p)
-            first = [before] if before is not None and before != to else []
-        active = before if warming[to] and p in warming[to] else to
-        wanted = max(min(replicas, len(members) - 1), len(first))
-        chosen = [m for m in first if m != active]
+    wanted_standbys = min(replicas, len(members) - 1)
+    copies_each = -(-partitions * (1 + wanted_standbys) // len(members))  # a worker's fair share of copies
+    load = {m: len(actives[m]) for m in members}
+    for p in range(partitions):
+        to, before = target[p], owner.get(p)
+        active = before if p in warming[to] else to
+        # first the worker warming up for it, or its former owner (warm), then balanced and sticky
+        chosen = [to] if p in warming[to] else [before] if before is not None and before != to else []
         rest = sorted((m for m in members if m != active and m not in chosen),
-                      key=lambda m: (p not in warm.get(m, ()), p not in standbys_before.get(m, ()),
-                                     len(standbys[m]), m))
-        for m in chosen + rest[:max(0, wanted - len(chosen))]:
+                      key=lambda m: (load[m] >= copies_each, p not in warm.get(m, ()),
+                                     p not in standbys_before.get(m, ()), load[m], m))
+        for m in chosen + rest[:max(0, wanted_standbys - len(chosen))]:
             standbys[m].add(p)
+            load[m] += 1
     return actives, standbys, warming
 
 
