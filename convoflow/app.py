@@ -131,6 +131,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     topics = loop.run_until_complete(ensure_topics(settings))
     app, runtime = create_app(settings, topics.replication)
     runtime.notes += topics.notes
+    loop.run_until_complete(restore.wait_until_served(app, settings))
     # The agents allocate many short-lived objects and few cycles: collections of the
     # heap that is there at start, and collections every 700 allocations, cost a busy
     # worker about 15 % of its throughput (measured with the bench's ingest).

@@ -117,6 +117,26 @@ async def restore_partitions(app, settings, tps=None) -> dict:
     return summary
 
 
+async def wait_until_served(app, settings) -> None:
+    """Return once the broker answers offset requests for every partition of the worker's topics.
+
+    On topics created a moment before, the broker can still refuse them (not the leader yet);
+    the client retries, and logs each refusal as an error. Asked here, before the worker's
+    logging is set up and before Faust's consumer asks, the refusals stay out of the worker's log.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+                                **settings.kafka_kwargs())
+    await consumer.start()
+    try:
+        names = set(settings.all_topics()) | set(rocksdb_tables(app))
+        existing = await consumer.topics()
+        tps = [tp for topic in sorted(names & existing) for tp in await partitions_of(consumer, topic)]
+        if tps:
+            await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+
+
 async def restore_logged(app, settings, tps, log) -> dict:
     """:func:`restore_partitions`, with the line a worker logs when it read anything."""
     started = time.monotonic()
