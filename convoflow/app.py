@@ -10,7 +10,6 @@ import asyncio
 import gc
 import logging
 import os
-import time
 
 import faust
 
@@ -20,7 +19,7 @@ from streams import (
     contacts, conversations, dashboard, directory, explain, exports, lookups, memory, metrics, people, presence,
     restore, schedule, watchdog, web,
 )
-from streams.faust_ext import SCHEME, audit, broker_urls, transport
+from streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
 from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log
 
@@ -35,11 +34,12 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
         broker_credentials=settings.faust_credentials(),
         store=f"{SCHEME}://",  # convoflow's RocksDB store (streams/faust_ext/store.py)
         TableManager="streams.faust_ext.tables:TableManager",
+        PartitionAssignor="streams.faust_ext.assignor:PartitionAssignor",  # warm hand-over
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
         topic_replication_factor=replication,
         topic_allow_declare=False,  # ensure_topics created every topic, the assignor's too, in one go
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",
         value_serializer="raw",
@@ -72,6 +72,8 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
     explain.register(app, runtime, coordinator, replica)
     watchdog.register(app, runtime)
     transport.register(app)
+    assignor.register(app)
+    register_partition_copies(app, settings)
     memory.register(app, settings.malloc_trim_every())
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
@@ -106,6 +108,21 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
     return app, runtime
 
 
+def register_partition_copies(app, settings: Settings) -> None:
+    """A worker reads the table partitions a rebalance gives it into its stores (``streams.restore``),
+    and drops the copies of those it no longer holds after CONVOFLOW_STALE_PARTITION_HOURS."""
+    grace = settings.stale_partition_seconds()
+
+    async def restore_assigned(tps):
+        await restore.restore_logged(app, settings, tps, log)
+
+    app.tables.restorer = restore_assigned
+
+    @app.timer(interval=min(60.0, max(1.0, grace / 10)))
+    async def drop_stale_partition_copies():
+        app.tables.drop_stale_copies(grace)
+
+
 def run_worker(settings: Settings, loglevel: str = "info") -> None:
     audit.check()  # before anything connects: a Faust that is not the audited one is a setting error
     os.makedirs(settings.data_dir, exist_ok=True)
@@ -116,10 +133,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     topics = loop.run_until_complete(ensure_topics(settings))
     app, runtime = create_app(settings, topics.replication)
     runtime.notes += topics.notes
-    started = time.monotonic()
-    restored = loop.run_until_complete(restore.restore_tables(app, settings))
-    if restored:
-        runtime.notes.append(restore.describe(restored, time.monotonic() - started))
+    loop.run_until_complete(restore.wait_until_served(app, settings))
     # The agents allocate many short-lived objects and few cycles: collections of the
     # heap that is there at start, and collections every 700 allocations, cost a busy
     # worker about 15 % of its throughput (measured with the bench's ingest).

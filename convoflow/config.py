@@ -238,6 +238,14 @@ class Settings:
         "CONVOFLOW_KAFKA_SSL_CAFILE", "", FILE,
         "PEM file of the CAs that sign the brokers' certificates, with `SSL` or `SASL_SSL`; empty: the system's")
 
+    standby_replicas: int = setting(
+        "CONVOFLOW_STANDBY_REPLICAS", "1", whole(0),
+        "standby copies of each table partition, kept warm on other workers (Faust's `table_standby_replicas`); "
+        "a partition moves to a joining worker once its copy there has caught up")
+    stale_partition_hours: float = setting(
+        "CONVOFLOW_STALE_PARTITION_HOURS", "24", number(0, unit=" of hours"),
+        "how long a worker keeps the local copy of a table partition it no longer holds (as active or "
+        "standby) before it deletes it; checked every minute, more often for less than ten minutes")
     replication_factor: str = setting(
         "CONVOFLOW_REPLICATION_FACTOR", "", OPTIONAL_COUNT,
         "replicas of every topic convoflow creates, changelogs included, each with `min.insync.replicas` of one "
@@ -272,6 +280,12 @@ class Settings:
         if self.export_process_min_keys < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS ({self.export_process_min_keys}) must be 0 or more")
         return self.export_processes, self.export_process_min_keys
+
+    def stale_partition_seconds(self) -> float:
+        """CONVOFLOW_STALE_PARTITION_HOURS in seconds."""
+        if not self.stale_partition_hours >= 0:
+            raise ConfigError(f"CONVOFLOW_STALE_PARTITION_HOURS ({self.stale_partition_hours}) must be 0 or more")
+        return self.stale_partition_hours * 3600
 
     def wanted_replication(self) -> int | None:
         """CONVOFLOW_REPLICATION_FACTOR as a number, None when unset (convoflow.topics picks it)."""

@@ -1,28 +1,29 @@
-"""Bulk restore: each table's local RocksDB brought up to its changelog before Faust starts.
+"""Bulk restore: a table partition's local RocksDB brought up to its changelog when it is assigned.
 
 Faust restores a table by handing every changelog record, one at a time,
-through its consumer, its recovery loop and a buffer of 1,000 (a restart on an
-empty data dir managed about 9,000 records/s end to end here). A worker that lost its data dir, or was down for a while,
-spends minutes there before it processes anything. Here, before Faust starts,
-a plain aiokafka consumer reads each changelog partition from the offset the
-local store has (Faust's own ``__faust\\0offset__`` key) to the end, and writes
-the records in RocksDB write batches, with the new offset in the same batch.
-Faust's recovery then finds the stores up to date and only reads what was
-written since.
+through its consumer, its recovery loop and a buffer of 1,000 (about 9,000
+records/s end to end here). So when a rebalance gives this worker a table
+partition it did not have, as active or as standby, convoflow's table manager
+(``streams.faust_ext.tables``) calls :func:`restore_partitions` before it hands
+the rebalance on to Faust's recovery: a plain aiokafka consumer reads each of
+those changelog partitions from the offset the local store has (Faust's own
+``__faust\\0offset__`` key) to the end, and writes the records in RocksDB write
+batches, with the new offset in the same batch, into the database Faust's store
+has open for the partition. Faust's recovery then finds the store up to date
+and only reads what was written since; a standby goes on tailing from there.
 
-The batches skip RocksDB's write-ahead log, and each store is flushed when it
-is closed: a crash in the middle loses the unflushed batches together with the
-offsets written in them, so the next restore reads those records again.
+Only this worker's partitions are read: a worker holds its share of each
+table, not the whole of it (its copies of partitions it no longer holds are
+dropped after ``CONVOFLOW_STALE_PARTITION_HOURS``, ``streams.faust_ext.tables``).
 
-Every partition is restored, not only those this worker will be assigned
-(which is not known before it joins the group): a worker holds a local copy
-of every partition it ever restored. A copy it does not own is never read,
-and when a partition is assigned to it later, Faust reads on from the copy's
-offset, as with any store it left behind.
+The batches skip RocksDB's write-ahead log and each store is flushed when its
+partition is done, before Faust writes to it (with the log): a crash in the
+middle loses the unflushed batches together with the offsets written in them,
+so the next restore reads those records again.
 """
 from __future__ import annotations
 
-from pathlib import Path
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import WriteBatch, WriteOptions
@@ -36,62 +37,67 @@ WITHOUT_WAL.disable_wal = True
 
 
 class PartitionStore:
-    """One table partition's RocksDB, opened as Faust opens it, with Faust's persisted offset."""
+    """One table partition's RocksDB, as Faust's store has it open, with Faust's persisted offset."""
 
     def __init__(self, table, partition: int):
-        path = Path(table.data.partition_path(partition))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = table.data.rocksdb_options.open(path)
+        self.db = table.data.partition_db(partition)
         offset = self.db.get(OFFSET_KEY)
         self.next_offset = int(offset) + 1 if offset is not None else 0
 
     def write(self, records) -> None:
         """The records and, in the same write batch, the offset of the last one."""
         batch = WriteBatch(raw_mode=True)
+        put, delete = batch.put, batch.delete
         for r in records:
             if r.value is None:
-                batch.delete(r.key)
+                delete(r.key)
             else:
-                batch.put(r.key, r.value)
-        batch.put(OFFSET_KEY, str(records[-1].offset).encode())
+                put(r.key, r.value)
+        put(OFFSET_KEY, str(records[-1].offset).encode())
         self.db.write(batch, WITHOUT_WAL)
         self.next_offset = records[-1].offset + 1
 
-    def close(self) -> None:
-        self.db.flush(True)  # the batches skipped the write-ahead log (nothing to do for a store not written)
-        self.db.close()
+    def done(self) -> None:
+        self.db.flush(True)  # the batches skipped the write-ahead log
 
 
-async def restore_tables(app, settings) -> dict:
-    """Read every table changelog partition the local stores lack into them; what was done, per table."""
-    tables = {t.changelog_topic.get_topic_name(): t for t in app.tables.values() if _on_rocksdb(t)}
+def rocksdb_tables(app) -> dict:
+    """{changelog topic: table} of the app's tables kept in RocksDB."""
+    return {t.changelog_topic.get_topic_name(): t for t in app.tables.values() if hasattr(t.data, "rocksdb_options")}
+
+
+async def restore_partitions(app, settings, tps=None) -> dict:
+    """Read what the local stores of the changelog partitions ``tps`` (every partition of every
+    table when None) lack into them; the records read, per table."""
+    tables = rocksdb_tables(app)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
         fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024, **settings.kafka_kwargs(),
     )
     await consumer.start()
     stores: dict[TopicPartition, PartitionStore] = {}
+    remaining: set[TopicPartition] = set()
     summary: dict[str, int] = {}
     try:
-        topics = await consumer.topics()
-        tps = [tp for topic in sorted(tables) if topic in topics for tp in await partitions_of(consumer, topic)]
+        if tps is None:
+            topics = await consumer.topics()
+            tps = [tp for topic in sorted(tables) if topic in topics for tp in await partitions_of(consumer, topic)]
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in tps if tp.topic in tables]
         if not tps:
             return {}
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
         for tp in tps:
             if ends[tp] <= starts[tp]:
-                continue  # an empty changelog: nothing to open
+                continue  # an empty changelog: nothing to read
             store = PartitionStore(tables[tp.topic], tp.partition)
-            if max(store.next_offset, starts[tp]) >= ends[tp]:
-                store.close()
-                continue
-            stores[tp] = store
+            if max(store.next_offset, starts[tp]) < ends[tp]:
+                stores[tp] = store
         if not stores:
             return {}
         consumer.assign(list(stores))
         for tp, store in stores.items():
             consumer.seek(tp, max(store.next_offset, starts[tp]))
-        remaining = set(stores)
+        remaining.update(stores)
         while remaining:
             batches = await poll(consumer, "restore", timeout_ms=500, max_records=MAX_RECORDS)
             for tp, records in batches.items():
@@ -100,21 +106,48 @@ async def restore_tables(app, settings) -> dict:
                     name = tables[tp.topic].name
                     summary[name] = summary.get(name, 0) + len(records)
             for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
+                if stores[tp].next_offset >= ends[tp] or await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+                    stores[tp].done()
+                    consumer.pause(tp)
     finally:
-        for store in stores.values():
-            store.close()
+        for tp in remaining:
+            stores[tp].done()
         await consumer.stop()
     return summary
 
 
-def describe(summary: dict, seconds: float) -> str:
-    """The line a worker logs once it runs (its logging is not set up while it restores)."""
+async def wait_until_served(app, settings) -> None:
+    """Return once the broker answers offset requests for every partition of the worker's topics.
+
+    On topics created a moment before, the broker can still refuse them (not the leader yet);
+    the client retries, and logs each refusal as an error. Asked here, before the worker's
+    logging is set up and before Faust's consumer asks, the refusals stay out of the worker's log.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+                                **settings.kafka_kwargs())
+    await consumer.start()
+    try:
+        names = set(settings.all_topics()) | set(rocksdb_tables(app))
+        existing = await consumer.topics()
+        tps = [tp for topic in sorted(names & existing) for tp in await partitions_of(consumer, topic)]
+        if tps:
+            await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+
+
+async def restore_logged(app, settings, tps, log) -> dict:
+    """:func:`restore_partitions`, with the line a worker logs when it read anything."""
+    started = time.monotonic()
+    summary = await restore_partitions(app, settings, tps)
+    if summary:
+        log.info(describe(summary, time.monotonic() - started, sorted({tp.partition for tp in tps})))
+    return summary
+
+
+def describe(summary: dict, seconds: float, partitions=None) -> str:
     total = sum(summary.values())
-    return (f"restored {total} changelog records in {seconds:.2f} s ({total / max(seconds, 1e-9):.0f}/s) "
-            f"before starting: {summary}")
-
-
-def _on_rocksdb(table) -> bool:
-    return hasattr(table.data, "rocksdb_options")
+    which = f" of partitions {partitions}" if partitions is not None else ""
+    return (f"restored {total} changelog records in {seconds:.2f} s ({total / max(seconds, 1e-9):.0f}/s)"
+            f"{which}: {summary}")

@@ -55,7 +55,9 @@ def register(app, runtime: Runtime):
     class Health(View):
         async def get(self, request: Request) -> Response:
             try:
-                assigned = sorted({tp.partition for tp in app.consumer.assignment()})
+                app.consumer.assignment()
+                assigned = sorted({tp.partition for tp in app.assignor.assigned_actives()})
+                standby = sorted({tp.partition for tp in app.assignor.assigned_standbys()} - set(assigned))
             except ConsumerNotStarted:
-                assigned = []
-            return self.json({"status": "ok", "assigned": assigned, "counts": dict(runtime.counts)})
+                assigned, standby = [], []
+            return self.json({"status": "ok", "assigned": assigned, "standby": standby, "counts": dict(runtime.counts)})

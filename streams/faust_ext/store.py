@@ -21,9 +21,15 @@ Faust's RocksDB store with two differences:
   rebalance and for every table (0.7 s of a worker's start).
 
 It also names what the agents, exports and metrics read: a partition's
-database (``partition_db``) and the open ones (``open_partitions``).
+database (``partition_db``) and the open ones (``open_partitions``); and the
+copies of the table's partitions on the worker's disk (``partition_copies``),
+which the table manager drops when the worker no longer holds them
+(``drop_copy``, ``streams.faust_ext.tables``).
 """
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
@@ -75,3 +81,20 @@ class Store(faust_rocksdb.Store):
     def revoke_partitions(self, table, tps) -> None:
         if any(tp.topic in table.changelog_topic.topics for tp in tps):
             super().revoke_partitions(table, tps)
+
+    def partition_copies(self) -> dict[int, Path]:
+        """{partition: directory} of each of this table's partition databases on the worker's disk."""
+        prefix = f"{self.basename.name}-"
+        found = {}
+        for path in Path(self.path).glob(f"{prefix}*.db"):
+            number = path.name[len(prefix):-len(".db")]
+            if number.isdigit() and path.is_dir() and path == self.partition_path(int(number)):
+                found[int(number)] = path
+        return found
+
+    def drop_copy(self, partition: int) -> bool:
+        """Delete the partition's database from the disk, unless it is open here (False)."""
+        if partition in self._dbs:
+            return False
+        shutil.rmtree(self.partition_path(partition), ignore_errors=True)
+        return True

@@ -1,14 +1,73 @@
 """convoflow's table manager (Faust's ``TableManager`` class setting)."""
 from __future__ import annotations
 
+import logging
+import time
+
 from faust.tables.manager import TableManager as FaustTableManager
+
+log = logging.getLogger("convoflow")
 
 
 class TableManager(FaustTableManager):
-    """Faust's, without the second it slept before starting (to let tables be declared after
-    the worker starts; every convoflow table exists before it does)."""
+    """Faust's, with three differences:
+
+    - it starts without the second Faust slept first (to let tables be declared after the
+      worker starts; every convoflow table exists before it does);
+    - a rebalance that gives this worker table partitions it did not have, as active or
+      standby, reads them into the local stores with ``restorer`` (``streams.restore``:
+      write batches, not Faust's per-record recovery) before Faust's recovery starts, so
+      Faust reads only what was written since;
+    - :meth:`drop_stale_copies` deletes the local copies of partitions the worker has not
+      held for a while, so that its disk follows its assignment.
+    """
+
+    restorer = None  # async callable(changelog partitions) -> None, set by convoflow.app
+
+    def __init__(self, app, **kwargs) -> None:
+        super().__init__(app, **kwargs)
+        self.unheld_since: dict[tuple[str, int], float] = {}  # (table, partition) -> time.time()
 
     async def on_start(self) -> None:
         if not self.should_stop:
             await self._update_channels()
             await self.recovery.start()
+
+    async def on_rebalance(self, assigned, revoked, newly_assigned, generation_id: int = 0) -> None:
+        new = {tp for tp in newly_assigned if tp.topic in self.changelog_topics}
+        if new and self.restorer is not None and generation_id == self.app.consumer_generation_id:
+            await self.restorer(new)
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
+    def held_partitions(self, table) -> set[int]:
+        """The partitions of ``table`` this worker holds, as active or standby."""
+        assignor = self.app.assignor
+        topic = table.changelog_topic.get_topic_name()
+        return {tp.partition for tp in assignor.assigned_actives() | assignor.assigned_standbys() if tp.topic == topic}
+
+    def drop_stale_copies(self, grace_seconds: float, now: float | None = None) -> list[tuple[str, int]]:
+        """Delete each partition copy on disk that this worker has not held for ``grace_seconds``
+        (timed from when this process first saw it unheld); the (table, partition) pairs dropped."""
+        if self.app.rebalancing or not self.recovery.completed.is_set():
+            return []  # the assignment is not settled
+        now = time.time() if now is None else now
+        dropped, seen = [], set()
+        for table in self.values():
+            store = table.data
+            if not hasattr(store, "partition_copies"):
+                continue
+            held = self.held_partitions(table)
+            for partition in store.partition_copies():
+                key = (table.name, partition)
+                if partition in held:
+                    continue
+                seen.add(key)
+                since = self.unheld_since.setdefault(key, now)
+                if now - since >= grace_seconds and store.drop_copy(partition):
+                    self.unheld_since.pop(key, None)
+                    dropped.append(key)
+        for key in set(self.unheld_since) - seen:
+            self.unheld_since.pop(key)
+        if dropped:
+            log.info("dropped the local copies of partitions this worker no longer holds: %s", sorted(dropped))
+        return dropped
