@@ -69,10 +69,9 @@ Decisions where the contract is silent or loose
   minutes 00-59; ``-00:00`` is UTC).  Years 0001-9999, real calendar dates,
   hour 00-23, minute and second 00-59 (leap second ``:60`` is rejected, as
   Python's datetime does).  ASCII digits only.  Anything else is ValueError
-  (a non-string argument is a TypeError).  Bounded caches of the validated
-  ``YYYY-MM-DD?HH:MM`` prefixes and ``:SS[.fraction]``-and-offset tails make
-  the common case two dict hits; they are plain dicts, safe under the GIL, cleared
-  when full.
+  (a non-string argument is a TypeError).  A bounded cache of validated
+  ``YYYY-MM-DD?HH:MM`` prefixes makes the common case a dict hit; it is a
+  plain dict, safe under the GIL, cleared when it reaches 8192 entries.
   The result may lie outside datetime's range after applying the offset (e.g.
   ``0001-01-01T00:00:00+01:00``); it is still a correct integer.
 * ``parse_record`` accepts ``bytes``, ``bytearray`` or ``memoryview``.
@@ -192,23 +191,6 @@ def parse_time(s: str) -> int:
     Raises ValueError for anything that is not a valid RFC 3339 date-time with
     an offset (see the module docstring for the exact grammar).
     """
-    # A valid timestamp is a valid 16-character "YYYY-MM-DD?HH:MM" followed by a valid
-    # ":SS[.fraction]" and offset, each with its own share of the result: both parts are cached
-    # once seen in a valid timestamp, and most timestamps are then two dict hits.
-    base = _MINUTE_CACHE.get(s[:16])
-    if base is not None:
-        tail = _TAIL_CACHE.get(s[16:])
-        if tail is not None:
-            return base + tail
-    return _parse_time(s)
-
-
-# ":SS[.fraction]" + offset -> the µs it adds to its minute. Bounded by clearing.
-_TAIL_CACHE: dict[str, int] = {}
-_TAIL_CACHE_MAX = 65536
-
-
-def _parse_time(s: str) -> int:
     m = _RFC3339(s)
     if m is None:
         raise ValueError(_BAD_FORMAT)
@@ -226,16 +208,13 @@ def _parse_time(s: str) -> int:
     o = _OFFSET_US.get(off)
     if o is None:
         raise ValueError(f"offset {off} out of range")
-    tail = sec * 1_000_000 + o
+    us = base + sec * 1_000_000 + o
     if frac is not None:
         if len(frac) >= 6:
-            tail += int(frac[:6])
+            us += int(frac[:6])
         else:
-            tail += int(frac) * 10 ** (6 - len(frac))
-    if len(_TAIL_CACHE) >= _TAIL_CACHE_MAX:
-        _TAIL_CACHE.clear()
-    _TAIL_CACHE[s[16:]] = tail
-    return base + tail
+            us += int(frac) * 10 ** (6 - len(frac))
+    return us
 
 
 # --------------------------------------------------------------------------
