@@ -19,7 +19,7 @@ def _utc(ctx: ReportContext, us: int | None) -> str | None:
 
 def conversation_row(ctx: ReportContext, cid: str, summary: dict | None):
     """The conversation's row of the conversations report (all columns), as a JSON object."""
-    row = conversations._row(ctx, cid, summary, resolved=True)
+    row = conversations.row_of(ctx, cid, summary, resolved=True)
     if row is not None:
         yield cid, dict(zip(HEADERS["conversations_resolved"], row))
 
