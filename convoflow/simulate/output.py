@@ -13,9 +13,6 @@ from convoflow.simulate.clock import MS, SEC
 
 _time = itemgetter(0)
 
-_CONVERSATION_KEYED = ("message.", "conversation.", "lock.", "csat.", "topic.applied",
-                       "topic.removed", "tag.applied", "tag.removed")
-
 
 def in_time_order(centre: Centre) -> list[dict]:
     """The events emitted so far, sorted by time, with their ``event_id`` and ``occurred_at``.
