@@ -17,7 +17,7 @@ def resolved_rows(ctx: ReportContext, cid: str, summary: dict | None):
     """Conversations whose first resolution is in R."""
     if summary is None or summary["first_resolved"] is None or not ctx.in_range(summary["first_resolved"]):
         return
-    row = _row(ctx, cid, summary, resolved=True)
+    row = row_of(ctx, cid, summary, resolved=True)
     if row is not None:
         yield row[:1], row  # one row per conversation: its first cell, the ID, orders it as the whole row would
 
@@ -26,12 +26,14 @@ def open_rows(ctx: ReportContext, cid: str, summary: dict | None):
     """Conversations currently NEW or PENDING, whatever R."""
     if summary is None or summary["status"] not in ("NEW", "PENDING"):
         return
-    row = _row(ctx, cid, summary, resolved=False)
+    row = row_of(ctx, cid, summary, resolved=False)
     if row is not None:
         yield row[:1], row
 
 
-def _row(ctx: ReportContext, cid: str, s: dict | None, resolved: bool) -> list[str] | None:
+def row_of(ctx: ReportContext, cid: str, s: dict | None, resolved: bool) -> list[str] | None:
+    """The conversation's row of conversations_resolved (``resolved``) or conversations_open, every
+    column; None when the request's channels leave it out."""
     if s is None or not ctx.keeps_channel(s["channel"]):
         return None
     contact_id = s["contact"]

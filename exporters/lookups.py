@@ -1,12 +1,13 @@
-"""Live lookups for dashboards: one conversation, one contact, an agent's presence now.
+"""Live lookups for dashboards: one conversation, one contact, an agent's presence now; and the
+live dashboard's first response times (``exporters/dashboard_figures.py``).
 
-They run on the owner of the key's partition, through the same shard requests
-as exports (streams/exports.py), and build their answers with the same code as
-the reports, so a lookup and a CSV row agree.
+They run through the same shard requests as exports (streams/exports.py), a
+keyed lookup only on the owner of the key's partition, and build their answers
+with the same code as the reports, so a lookup and a CSV row agree.
 """
 from __future__ import annotations
 
-from exporters import conversations
+from exporters import conversations, dashboard_figures
 from exporters.context import ReportContext
 from exporters.headers import HEADERS
 from exporters.reports import Report
@@ -19,7 +20,7 @@ def _utc(ctx: ReportContext, us: int | None) -> str | None:
 
 def conversation_row(ctx: ReportContext, cid: str, summary: dict | None):
     """The conversation's row of the conversations report (all columns), as a JSON object."""
-    row = conversations._row(ctx, cid, summary, resolved=True)
+    row = conversations.row_of(ctx, cid, summary, resolved=True)
     if row is not None:
         yield cid, dict(zip(HEADERS["conversations_resolved"], row))
 
@@ -54,4 +55,5 @@ LOOKUPS: dict[str, Report] = {
     "conversation": Report("conversation", {"conversations": conversation_row}, decode=conversations.DECODE),
     "presence_now": Report("presence_now", {"presence": presence_now}, group_by={"presence": presence.agent_of}),
     "contact": Report("contact", {"contacts": contact_now}),
+    "dashboard_first_responses": dashboard_figures.FIRST_RESPONSES,
 }

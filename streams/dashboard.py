@@ -13,317 +13,32 @@ GET  /exports/download/{request_id}  the file: from this worker's export folder,
                                      worker that coordinated the export
 GET  /ui/{file}                      the pages' scripts and styles (no CDN: all served from here)
 
-Every number comes from the reports themselves: the dashboard runs
-``Coordinator.collect`` on the same ``REPORTS`` (conversations_open,
-agent_metrics, teams, agent_responses) with an ExportRequest for the local day,
-read-your-writes like an export, so it shows what a CSV file would. The
-first-response-time distribution is one more aggregate report (below) built
-from the same rule as the teams' "Average First Response Time".
+The views only check the request and answer: the dashboard's numbers come from
+``streams/dashboard_data.py`` (which reads them from the reports), the exports'
+results from ``streams/export_results.py``.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 import re
-import time
 import uuid
-from collections import OrderedDict
-from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 from aiohttp.web import HTTPFound
-from aiokafka import AIOKafkaConsumer
 from faust.web import Request, Response, View
 
-from convoflow.config import Settings
-from convoflow.topics import partitions_of
-from exporters import csvfile
-from exporters.headers import HEADERS
-from exporters.lookups import LOOKUPS
-from exporters.reports import REPORTS, Report
 from exporters.request import EXPORT_TYPES, REQUEST_ID, BadRequest, parse_request
-from streams.runtime import Runtime, log, poll
-from tables import conversation as conv
-from tables.conversation import M_T, M_TEAM
+from streams.dashboard_data import Dashboard
+from streams.export_results import Results, fetch_from_owner, public_result
+from streams.runtime import Runtime, log
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 STATIC_NAME = re.compile(r"[a-z0-9_-]{1,40}\.(html|js|css|svg)\Z")
 CONTENT_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
                  "css": "text/css; charset=utf-8", "svg": "image/svg+xml"}
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def now_us() -> int:
-    return int(time.time() * 1_000_000)
-
-
-# ------------------------------------------------------------------ first response times
-
-
-# Upper bounds (seconds) of the distribution's classes; the last class is open.
-FRT_BOUNDS = (60, 300, 900, 3600, 4 * 3600)
-FRT_LABELS = ("< 1 min", "1-5 min", "5-15 min", "15-60 min", "1-4 h", ">= 4 h")
-
-
-def frt_class(time_us: int) -> int:
-    seconds = time_us / 1_000_000
-    return next((i for i, bound in enumerate(FRT_BOUNDS) if seconds < bound), len(FRT_BOUNDS))
-
-
-def first_response_partials(ctx, cid: str, state: dict):
-    """A conversation's first response, when its reply is in R: the rule of the teams'
-    "Average First Response Time" (tables/people.py), grouped by the replying team."""
-    if not state.get("m") or not ctx.keeps_channel(conv.channel(state)):
-        return
-    responses = conv.responses(state)
-    if not responses:
-        return
-    first = responses[0]
-    if not ctx.in_range(first.outbound[M_T]):
-        return
-    yield first.outbound[M_TEAM] or "", {"n": 1, "us": first.time_us, "b": {str(frt_class(first.time_us)): 1}}
-
-
-def first_response_merge(a: dict, b: dict) -> dict:
-    buckets = dict(a["b"])
-    for k, n in b["b"].items():
-        buckets[k] = buckets.get(k, 0) + n
-    return {"n": a["n"] + b["n"], "us": a["us"] + b["us"], "b": buckets}
-
-
-def first_response_finish(ctx, team: str, partial: dict):
-    yield team, {"team_id": team or None, "count": partial["n"], "sum_us": partial["us"],
-                 "classes": [partial["b"].get(str(i), 0) for i in range(len(FRT_LABELS))]}
-
-
-FIRST_RESPONSES = Report("dashboard_first_responses", {"conversations": first_response_partials},
-                         first_response_merge, first_response_finish)
-# Shards find a report by name in REPORTS or LOOKUPS: every worker imports this module at start.
-LOOKUPS.setdefault(FIRST_RESPONSES.export_type, FIRST_RESPONSES)
-
-
-# ------------------------------------------------------------------ results seen on export-results
-
-
-class Results:
-    """The latest result of recent exports, as every worker sees them on ``export-results``.
-
-    A plain consumer (no group) of every partition, from ``backlog`` records
-    before the end at start, then following; requests made through this
-    worker's page are listed as "requested" until their first result arrives.
-    """
-
-    def __init__(self, settings: Settings, backlog: int = 200, keep: int = 500):
-        self.settings = settings
-        self.backlog, self.keep = backlog, keep
-        self.latest: OrderedDict[str, dict] = OrderedDict()
-        self.requested: OrderedDict[str, dict] = OrderedDict()
-        self.listeners: list = []
-        self.consumer: AIOKafkaConsumer | None = None
-        self.task: asyncio.Task | None = None
-        self.started = asyncio.Event()
-
-    async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None,
-                                         enable_auto_commit=False, fetch_max_wait_ms=100,
-                                         **self.settings.kafka_kwargs())
-        await self.consumer.start()
-        tps = await partitions_of(self.consumer, self.settings.topic("export-results"))
-        self.consumer.assign(tps)
-        begin = await self.consumer.beginning_offsets(tps)
-        end = await self.consumer.end_offsets(tps)
-        for tp in tps:
-            self.consumer.seek(tp, max(begin[tp], end[tp] - self.backlog))
-        self.task = asyncio.ensure_future(self._run())
-        self.started.set()
-
-    async def _run(self) -> None:
-        while True:
-            batches = await poll(self.consumer, "export-results", timeout_ms=200)
-            for records in batches.values():
-                for r in records:
-                    self.apply(r.value)
-
-    def apply(self, value: bytes | None) -> None:
-        try:
-            result = orjson.loads(value)
-            rid = result["request_id"]
-        except (orjson.JSONDecodeError, TypeError, KeyError):
-            return
-        previous = self.latest.pop(rid, None) or self.requested.pop(rid, None) or {}
-        self.latest[rid] = {**previous, **result}
-        while len(self.latest) > self.keep:
-            self.latest.popitem(last=False)
-        for listener in self.listeners:
-            try:
-                listener(self.latest[rid])
-            except Exception as exc:  # a listener's bug must not stop the reader
-                log.warning("export result listener failed: %r", exc)
-
-    def note_request(self, request: dict) -> None:
-        rid = request["request_id"]
-        if rid not in self.latest:
-            self.requested[rid] = {**request, "status": "requested", "requested_at": rfc3339(now_us())}
-            while len(self.requested) > self.keep:
-                self.requested.popitem(last=False)
-
-    def get(self, rid: str) -> dict | None:
-        return self.latest.get(rid) or self.requested.get(rid)
-
-    def recent(self, limit: int = 50) -> list[dict]:
-        items = {**self.requested, **self.latest}
-        ordered = sorted(items.values(), key=lambda r: r.get("requested_at") or "", reverse=True)
-        return ordered[:limit]
-
-    async def end_offsets(self, tps) -> dict:
-        return await self.consumer.end_offsets(tps)
-
-    async def stop(self) -> None:
-        if self.task:
-            self.task.cancel()
-        if self.consumer is not None:
-            await self.consumer.stop()
-
-
-def rfc3339(us: int) -> str:
-    return (_EPOCH + timedelta(microseconds=us)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# ------------------------------------------------------------------ the dashboard's numbers
-
-
-class Dashboard:
-    def __init__(self, runtime: Runtime, coordinator):
-        self.runtime = runtime
-        self.coordinator = coordinator
-        self.cache: dict[tuple, tuple[float, dict]] = {}
-        self.inflight: dict[tuple, asyncio.Future] = {}
-
-    async def data(self, tz: str, day: str | None, timeout: float = 30.0) -> dict:
-        """One computation per (zone, day) at a time, shared by every poll that arrives meanwhile; an answer
-        younger than the cache time is reused. A poll waits at most ``timeout`` s (a rebalance can hold the
-        shards): the computation goes on and the next poll gets it."""
-        key = (tz, day)
-        hit = self.cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.runtime.settings.dashboard_cache_seconds:
-            return hit[1]
-        future = self.inflight.get(key)
-        if future is None:
-            future = self.inflight[key] = asyncio.ensure_future(self.build(tz, day))
-
-            def done(f: asyncio.Future, key=key) -> None:
-                self.inflight.pop(key, None)
-                if not f.cancelled() and f.exception() is None:
-                    self.cache[key] = (time.monotonic(), f.result())
-                    while len(self.cache) > 50:
-                        self.cache.pop(next(iter(self.cache)))
-
-            future.add_done_callback(done)
-        return await asyncio.wait_for(asyncio.shield(future), timeout)
-
-    async def build(self, tz: str, day: str | None) -> dict:
-        started = time.monotonic()
-        as_of = now_us()
-        zone = ZoneInfo(tz)
-        today = day or (_EPOCH + timedelta(microseconds=as_of)).astimezone(zone).date().isoformat()
-
-        def request(export_type: str):
-            return parse_request(orjson.dumps({
-                "request_id": f"dash-{uuid.uuid4().hex[:20]}", "export_type": export_type,
-                "time_zone": tz, "date_from": today, "date_to": today,
-            }))
-
-        collect = self.coordinator.collect
-        open_rows, agent_rows, team_rows, response_rows, presence_rows, first_rows = await asyncio.gather(
-            collect(REPORTS["conversations_open"], request("conversations_open"), as_of),
-            collect(REPORTS["agent_metrics"], request("agent_metrics"), as_of),
-            collect(REPORTS["teams"], request("teams"), as_of),
-            collect(REPORTS["agent_responses"], request("agent_responses"), as_of),
-            collect(LOOKUPS["presence_now"], request("agent_presence"), as_of),
-            collect(FIRST_RESPONSES, request("teams"), as_of),
-        )
-        presence = {agent_id: state for agent_id, state in presence_rows}
-        agents = []
-        for _, row in agent_rows:
-            item = dict(zip(HEADERS["agent_metrics"], row))
-            item["presence"] = presence.get(item["User ID"])
-            agents.append(item)
-        teams = [dict(zip(HEADERS["teams"], row)) for _, row in team_rows]
-        return {
-            "time_zone": tz,
-            "date": today,
-            "as_of": rfc3339(as_of),
-            "queue": queue_summary([r for _, r in open_rows], as_of),
-            "teams": teams,
-            "agents": agents,
-            "responses_per_hour": responses_per_hour([r for _, r in response_rows]),
-            "responses": len(response_rows),
-            "first_response": first_response_summary([r for _, r in first_rows]),
-            "columns": {"agents": HEADERS["agent_metrics"], "teams": HEADERS["teams"]},
-            "seconds": round(time.monotonic() - started, 3),
-        }
-
-
-def _instant_us(local_ts: str) -> int:
-    return (datetime.fromisoformat(local_ts) - _EPOCH) // timedelta(microseconds=1)
-
-
-def queue_summary(rows: list[list[str]], as_of_us: int) -> dict:
-    """New and Pending counts, and the oldest waiting conversations, from conversations_open rows."""
-    h = {name: i for i, name in enumerate(HEADERS["conversations_open"])}
-    counts = {"NEW": 0, "PENDING": 0}
-    by_team: dict[str, dict] = {}
-    waiting = []
-    for row in rows:
-        status = row[h["Current Status"]]
-        counts[status] = counts.get(status, 0) + 1
-        team = row[h["Last Status Change Team Name"]] or row[h["Last Status Change Team ID"]] or "(no team)"
-        entry = by_team.setdefault(team, {"team": team, "new": 0, "pending": 0})
-        entry[status.lower()] = entry.get(status.lower(), 0) + 1
-        created = row[h["Created at"]]
-        if created:
-            waiting.append((_instant_us(created), row[h["Conversation ID"]], created, status,
-                            row[h["Last Status Change Team Name"]] or row[h["Last Status Change Team ID"]],
-                            row[h["Channel"]]))
-    waiting.sort()
-    oldest = [
-        {"conversation_id": cid, "created_at": created, "status": status, "team": team, "channel": channel,
-         "waiting_seconds": max(0, (as_of_us - t) // 1_000_000)}
-        for t, cid, created, status, team, channel in waiting[:10]
-    ]
-    return {
-        "new": counts["NEW"], "pending": counts["PENDING"], "open": len(rows),
-        "oldest": oldest[0] if oldest else None, "oldest_list": oldest,
-        "by_team": sorted(by_team.values(), key=lambda t: (-(t["new"] + t["pending"]), t["team"])),
-    }
-
-
-def responses_per_hour(rows: list[list[str]]) -> list[int]:
-    """Responses per local hour of the reply ("To", already in the request's zone)."""
-    to = HEADERS["agent_responses"].index("To")
-    hours = [0] * 24
-    for row in rows:
-        if row[to]:
-            hours[int(row[to][11:13])] += 1
-    return hours
-
-
-def first_response_summary(rows: list[dict]) -> dict:
-    classes = [0] * len(FRT_LABELS)
-    count = total = 0
-    for r in rows:
-        count += r["count"]
-        total += r["sum_us"]
-        classes = [a + b for a, b in zip(classes, r["classes"])]
-    teams = {r["team_id"] or "": {"count": r["count"], "average_seconds": csvfile.average_seconds(r["sum_us"], r["count"])}
-             for r in rows}
-    return {"labels": list(FRT_LABELS), "classes": classes, "count": count,
-            "average_seconds": csvfile.average_seconds(total, count), "teams": teams}
-
-
-# ------------------------------------------------------------------ HTTP
 
 
 def static_file(name: str) -> tuple[bytes, str] | None:
@@ -460,34 +175,3 @@ def register(app, runtime: Runtime, coordinator, results: Results, scheduler=Non
             return self.bytes(body, content_type="text/csv", headers=headers)
 
     return dashboard
-
-
-def public_result(result: dict) -> dict:
-    """A result as the page shows it: without the coordinator's local path, with a download link."""
-    out = {k: v for k, v in result.items() if k != "file"}
-    if result.get("status") == "completed":
-        out["download_url"] = f"/exports/download/{result['request_id']}"
-    return out
-
-
-async def fetch_from_owner(app, rid: str, token: str = "") -> bytes | None:
-    """The file of an export coordinated by another worker (its export folder is not ours):
-    the coordinator of a request owns its partition of export_log, and serves /exports/<id>.csv."""
-    import aiohttp
-
-    try:
-        url = app.router.key_store("export_log", rid.encode())
-    except Exception:
-        return None
-    own = f"http://{app.conf.web_host}:{app.conf.web_port}"
-    if str(url).rstrip("/") == own:
-        return None
-    try:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60), headers=headers) as session:
-            async with session.get(f"{str(url).rstrip('/')}/exports/{rid}.csv") as resp:
-                if resp.status != 200:
-                    return None
-                return await resp.read()
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-        return None

@@ -29,6 +29,7 @@ from collections import defaultdict
 from faust.web import Request, Response, View
 
 from convoflow.topics import end_offsets
+from streams.export_results import Results
 from streams.runtime import ROCKSDB_BUDGET, Runtime, log, shared_rocksdb_memory
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -99,7 +100,7 @@ def export_samples(exports) -> tuple[list, list]:
 
 
 class Metrics:
-    def __init__(self, app, runtime: Runtime, results, scheduler=None, replica=None):
+    def __init__(self, app, runtime: Runtime, results: Results, scheduler=None, replica=None):
         self.app, self.runtime, self.results, self.scheduler, self.replica = app, runtime, results, scheduler, replica
         self.rebalances = 0
         self.rebalance_started: float | None = None
@@ -251,7 +252,7 @@ def describe(tps) -> str:
     return "[" + ", ".join(map(str, parts)) + "]" if parts else "[] (none)"
 
 
-def register(app, runtime: Runtime, results, scheduler=None, replica=None) -> Metrics:
+def register(app, runtime: Runtime, results: Results, scheduler=None, replica=None) -> Metrics:
     metrics = Metrics(app, runtime, results, scheduler, replica)
 
     @app.page("/metrics")

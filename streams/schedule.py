@@ -29,6 +29,7 @@ import time
 
 import orjson
 
+from streams.export_results import Results, fetch_from_owner
 from streams.runtime import Runtime, log
 from tables import schedule as rules
 from tables.schedule import Period, Schedule, ScheduleError
@@ -38,7 +39,7 @@ RETRY_SECONDS = 300.0
 
 
 class Scheduler:
-    def __init__(self, app, runtime: Runtime, results, schedules: list[Schedule], error: str | None = None):
+    def __init__(self, app, runtime: Runtime, results: Results, schedules: list[Schedule], error: str | None = None):
         self.app = app
         self.runtime = runtime
         self.results = results
@@ -147,8 +148,6 @@ class Scheduler:
             if source and os.path.isfile(source):
                 shutil.copyfile(source, tmp)
             else:
-                from streams.dashboard import fetch_from_owner
-
                 body = await fetch_from_owner(self.app, rid, self.settings.api_token)
                 if body is None:
                     raise OSError(f"the export's file {source} is neither here nor downloadable")
@@ -181,7 +180,7 @@ class Scheduler:
         return out
 
 
-def register(app, runtime: Runtime, results) -> Scheduler:
+def register(app, runtime: Runtime, results: Results) -> Scheduler:
     s = runtime.settings
     error = None
     try:

@@ -1,9 +1,12 @@
-"""A shard answering a coordinator in its own process hands the parts over directly."""
+"""Shards (streams/exports/shards.py): a shard answering a coordinator in its own process hands the parts
+over directly; a shard request delivered twice is answered once."""
 import asyncio
 from types import SimpleNamespace
 
 from convoflow.config import Settings
-from streams.exports import Inbox, Shards
+from streams.exports.inbox import Inbox
+from streams.exports.shards import LOCAL_PARTS_AHEAD, Shards
+from streams.runtime import dumps
 
 
 class Producer:
@@ -42,8 +45,6 @@ def test_parts_for_a_coordinator_in_this_process_skip_kafka_and_lines_skip_json(
 
 
 def test_a_local_shard_waits_while_its_coordinator_is_behind_and_stops_waiting_when_it_gives_up():
-    from streams.exports import LOCAL_PARTS_AHEAD
-
     async def scenario():
         shards, queue, _ = shards_with_local_coordinator("r1.abc")
 
@@ -66,58 +67,9 @@ def test_a_local_shard_waits_while_its_coordinator_is_behind_and_stops_waiting_w
     assert ahead_again == LOCAL_PARTS_AHEAD, "it went on once the coordinator had taken parts, and waited again"
 
 
-def catch_up_rounds(monkeypatch, ends_seen: list[dict]) -> list[dict]:
-    """The offsets of each catch-up round a coordinator sends, when the broker's end offsets are
-    ``ends_seen`` one read after the other (the last one repeating)."""
-    from streams import exports
-
-    reads = iter(ends_seen)
-    last = {}
-
-    async def end_offsets(consumer, topics):
-        nonlocal last
-        last = next(reads, last)
-        return last
-
-    monkeypatch.setattr(exports, "end_offsets", end_offsets)
-    coordinator = exports.Coordinator.__new__(exports.Coordinator)
-    coordinator.inbox = SimpleNamespace(consumer=None)
-    coordinator.inputs, coordinator.internal = ["t-messages"], ["t-people-updates"]
-    rounds = []
-
-    async def fan_out(req, op, **body):
-        assert op == "catchup"
-        rounds.append(body["offsets"])
-
-    coordinator.fan_out = fan_out
-    asyncio.run(coordinator.catch_up(None))
-    return rounds
-
-
-def test_catch_up_stops_when_a_round_sent_nothing_on(monkeypatch):
-    idle = {"t-messages": {0: 5}, "t-people-updates": {0: 7}}
-    assert catch_up_rounds(monkeypatch, [idle]) == [idle]
-
-
-def test_catch_up_follows_a_re_routed_record_to_the_updates_its_copy_sends(monkeypatch):
-    published = {"t-messages": {0: 5}, "t-people-updates": {0: 7}}
-    rerouted = {"t-messages": {0: 6}, "t-people-updates": {0: 8}}  # the copy, and what the original sent
-    applied = {"t-messages": {0: 6}, "t-people-updates": {0: 9}}  # what the copy sent
-    assert catch_up_rounds(monkeypatch, [published, rerouted, applied, applied]) == [published, rerouted, applied]
-
-
-def test_catch_up_ends_after_the_longest_chain_while_records_keep_arriving(monkeypatch):
-    from streams.exports import CATCHUP_HOPS
-
-    busy = [{"t-messages": {0: 100 * n}, "t-people-updates": {0: 50 * n}} for n in range(1, 10)]
-    assert catch_up_rounds(monkeypatch, busy) == busy[:CATCHUP_HOPS]
-
-
 def test_a_shard_request_delivered_twice_is_answered_once():
     """A partition of export-shards read again (as after a broker failure) delivers a request twice; two
     answers would give the coordinator the shard's rows twice."""
-    from streams.runtime import dumps
-
     handled = []
 
     class Counting(Shards):

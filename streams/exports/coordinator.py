@@ -1,6 +1,5 @@
-"""Exports across workers: a coordinator per request, one shard per state partition.
+"""The coordinator of an export: the worker that receives the request on ``export-requests``.
 
-The worker that receives a request on ``export-requests`` coordinates it:
 1. reads the end offsets of every input and internal re-keying topic and asks
    every shard (one record per partition on ``export-shards``, which is
    partitioned like the tables, so the owner of each partition gets it) to
@@ -13,6 +12,9 @@ The worker that receives a request on ``export-requests`` coordinates it:
    scan its partition once its copy of them has caught up; each shard sends its
    rows to ``export-parts``;
 4. merges (sorts) the rows, writes the CSV file and publishes the result.
+
+Live lookups and the dashboard use ``collect`` too, on the partitions that own
+their keys, or on all of them.
 """
 from __future__ import annotations
 
@@ -22,29 +24,18 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections import OrderedDict
 from datetime import datetime, timezone
 
-import orjson
-from aiokafka import AIOKafkaConsumer
-
 from convoflow.events import TOPICS, parse_time
-from convoflow.topics import changelog_topic, end_offsets, partitions_of, partitions_of_topics
+from convoflow.topics import changelog_topic, end_offsets
 from exporters import csvfile
-from exporters.context import ReportContext
-from exporters.explain import find_report
-from exporters.reports import (REPORTS, Report, append_run, merge_lines, merge_parts, read_run, shard_lines,
-                               shard_part)
+from exporters.reports import REPORTS, Report, append_run, merge_lines, merge_parts, read_run
 from exporters.request import BadRequest, ExportRequest, parse_request
+from streams.exports.inbox import Inbox
+from streams.exports.protocol import REASSIGNED, report_context
 from streams.replica import Replica
-from streams.runtime import Runtime, dumps, loads, log, partition_for, poll
-from streams.scan_process import ScanProcesses, read_runs, store_states
+from streams.runtime import Runtime, dumps, loads, log, partition_for
 
-PART_BYTES = 256 * 1024
-MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
-LOCAL_PARTS_AHEAD = 64  # parts (of about 256 KB) the shards may be ahead of a coordinator in its own process
-SHARD_REQUESTS_KEPT = 4096  # shard requests a worker remembers, to answer each once
-REASSIGNED = "reassigned"
 REBALANCE_RETRIES = 5
 # The longest chain of records that one published record leads to before the tables hold it:
 # the record as published, the copy a worker re-publishes under its contract key
@@ -60,53 +51,6 @@ class ShardMoved(Exception):
 
 def now_rfc3339() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def report_context(replica: Replica, runtime: Runtime, req: ExportRequest, as_of_us: int) -> ReportContext:
-    return ReportContext(req, as_of_us, replica.directory, replica.contact_identifiers, runtime.settings.url_template)
-
-
-class Inbox:
-    """Every worker's reader of ``export-parts``: hands each part to the export waiting for it."""
-
-    def __init__(self, runtime: Runtime):
-        self.runtime = runtime
-        self.waiting: dict[str, asyncio.Queue] = {}
-        self.consumer: AIOKafkaConsumer | None = None
-        self.started = asyncio.Event()
-
-    async def start(self) -> None:
-        s = self.runtime.settings
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.bootstrap, group_id=None, enable_auto_commit=False,
-            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_wait_ms=50, **s.kafka_kwargs(),
-        )
-        await self.consumer.start()
-        tps = await partitions_of(self.consumer, s.topic("export-parts"))
-        self.consumer.assign(tps)  # which tracks only export-parts in the metadata: the rest comes after
-        # Learn now the topics whose end offsets every export reads (one request, not one per topic).
-        await partitions_of_topics(self.consumer, [*s.input_topics(), s.topic("contact-updates"), s.topic("people-updates"),
-                                                   changelog_topic(s, "directory"), changelog_topic(s, "contacts")])
-        await self.consumer.seek_to_end(*tps)
-        for tp in tps:
-            await self.consumer.position(tp)
-        self.task = asyncio.ensure_future(self._run())
-        self.started.set()
-
-    async def _run(self) -> None:
-        while True:
-            batches = await poll(self.consumer, "export-parts", timeout_ms=100)
-            for records in batches.values():
-                for r in records:
-                    queue = self.waiting.get(r.key.decode()) if r.key else None
-                    if queue is not None:
-                        queue.put_nowait(orjson.loads(r.value))
-
-    async def stop(self) -> None:
-        if getattr(self, "task", None):
-            self.task.cancel()
-        if self.consumer is not None:
-            await self.consumer.stop()
 
 
 class Coordinator:
@@ -313,163 +257,3 @@ class Coordinator:
             raise RuntimeError(f"shards did not answer within {self.timeout:.0f} s ({op})") from None
         finally:
             del self.inbox.waiting[token]
-
-
-class Shards:
-    """Answers shard requests for the partitions this worker owns."""
-
-    def __init__(self, app, runtime: Runtime, replica: Replica, tables: dict, inbox: Inbox,
-                 processes: ScanProcesses | None = None):
-        self.app, self.runtime, self.replica, self.tables, self.inbox = app, runtime, replica, tables, inbox
-        self.processes = processes
-        self.running: dict[int, set] = {}
-        self.seen: OrderedDict[tuple[str, int], None] = OrderedDict()  # (token, shard) of recent requests
-        self.timeout = runtime.settings.export_timeout
-
-    async def reply(self, token: str, shard: int, rows: list, done: bool, error: str | None = None,
-                    lines: bool = False, run: int = 0) -> None:
-        """A part of a shard's answer, to the coordinator waiting for it. When that is this process,
-        the part goes straight to it: without Kafka, and for CSV lines (which the coordinator encodes
-        into its spill file anyway) without JSON either; other rows go through JSON, so that they
-        reach the merge as they would from another worker."""
-        local = self.inbox.waiting.get(token)
-        if local is not None:
-            local.put_nowait({"shard": shard, "run": run, "rows": rows if lines else loads(dumps(rows)), "done": done,
-                              "error": error})
-            # Kafka held the parts the coordinator had not taken yet; here they wait in memory, so the
-            # scan waits while the coordinator is LOCAL_PARTS_AHEAD parts behind (or has given up).
-            await asyncio.sleep(0)
-            while local.qsize() >= LOCAL_PARTS_AHEAD and self.inbox.waiting.get(token) is local:
-                await asyncio.sleep(0.002)
-            return
-        value = dumps({"shard": shard, "run": run, "rows": rows, "done": done, "error": error})
-        if len(value) > MAX_PART_BYTES and len(rows) > 1:  # a chunk of unusually long rows: in halves
-            half = len(rows) // 2
-            await self.reply(token, shard, rows[:half], False, run=run)
-            await self.reply(token, shard, rows[half:], done, error, run=run)
-            return
-        await self.app.producer.send(self.runtime.settings.topic("export-parts"), token.encode(), value, None, None, None)
-
-    def start(self, event) -> None:
-        req = loads(event.value)
-        request = (req["token"], req["shard"])
-        if request in self.seen:
-            # Delivered again (its partition read again while a broker was away): the first delivery answers
-            # it; a second answer would give the coordinator every row of the shard twice.
-            log.info("shard %d of %s: request delivered again, answered once", req["shard"], req["token"])
-            return
-        self.seen[request] = None
-        while len(self.seen) > SHARD_REQUESTS_KEPT:
-            self.seen.popitem(last=False)
-        task = asyncio.ensure_future(self.handle(req))
-        self.running.setdefault(req["shard"], set()).add((task, req["token"]))
-        task.add_done_callback(lambda t: self.running.get(req["shard"], set()).discard((t, req["token"])))
-
-    async def on_revoked(self, partitions: set[int]) -> None:
-        """Shards of partitions that moved answer with an error at once (the coordinator retries)."""
-        for p in partitions:
-            for task, token in list(self.running.pop(p, ())):
-                task.cancel()
-                await self.reply(token, p, [], True, error=f"{REASSIGNED}: partition {p} moved to another worker")
-
-    async def handle(self, req: dict) -> None:
-        token, p = req["token"], req["shard"]
-        try:
-            await self.runtime.wait_processed(req["offsets"], p, self.timeout)
-            if req["op"] == "catchup":
-                await self.app.producer.flush()
-                await self.reply(token, p, [], True)
-                return
-            await self.replica.wait_for(req["replica"], self.timeout)
-            await self.scan(token, p, req)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("shard %d of %s failed: %r", p, token, exc)
-            await self.reply(token, p, [], True, error=str(exc) or repr(exc))
-
-    async def scan(self, token: str, p: int, req: dict) -> None:
-        report = find_report(req["report"])
-        keys = req.get("keys")
-        dbs = {source: self.tables[source].data.partition_db(p) for source in report.sources}
-        if req.get("lines") and keys is None and self.processes is not None and self.processes.wanted(dbs):
-            await self.scan_with_process(token, p, req, dbs)
-            return
-        ctx = report_context(self.replica, self.runtime, ExportRequest.from_params(req["request"]), req["as_of_us"])
-        states = store_states(report, dbs, keys)
-        if req.get("lines"):
-            await self.send(token, p, shard_lines(report, ctx, states), _line_size, lines=True)
-        else:
-            await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states)), _json_size)
-
-    async def scan_with_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
-        """A row report's shard scanned by a process of its own (``streams.scan_process``). A coordinator
-        in this worker takes its run files as they are; one in another worker gets their lines as parts."""
-        job = {"report": req["report"], "request": req["request"], "as_of_us": req["as_of_us"],
-               "directory": self.replica.directory.entries, "url_template": self.runtime.settings.url_template}
-        directory, runs = await self.processes.scan(f"{token}-{p}", job, dbs, self.replica.identifiers)
-        self.runtime.scan_processes += 1
-        try:
-            local = self.inbox.waiting.get(token)
-            if local is not None:
-                local.put_nowait({"shard": p, "run": 0, "rows": [], "done": True, "error": None,
-                                  "files": {"directory": directory, "runs": runs}})
-                directory = None  # the coordinator's now
-                return
-            await self.send(token, p, read_runs(runs), _line_size, lines=True)
-        finally:
-            if directory is not None:
-                shutil.rmtree(directory, ignore_errors=True)
-
-    async def send(self, token: str, p: int, items, size_of, lines: bool = False) -> None:
-        """A shard's ``(run, item)`` in parts of about PART_BYTES, each of one run."""
-        chunk, size, current = [], 0, 0
-        for run, item in items:
-            if run != current and chunk:
-                await self.reply(token, p, chunk, False, lines=lines, run=current)
-                chunk, size = [], 0
-            current = run
-            chunk.append(item)
-            size += size_of(item)
-            if size >= PART_BYTES:
-                await self.reply(token, p, chunk, False, lines=lines, run=current)
-                chunk, size = [], 0
-        await self.reply(token, p, chunk, True, lines=lines, run=current)
-
-
-def _json_size(item) -> int:
-    return len(dumps(item))
-
-
-def _line_size(item) -> int:
-    """About a [sort_key, line] pair's JSON size (the key is at most the row again); ``reply``
-    splits a chunk that comes out larger than a record may be."""
-    return 2 * len(item[1]) + 64
-
-
-def register(app, runtime: Runtime, replica: Replica, tables: dict):
-    s = runtime.settings
-    raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    log_table = runtime.table("export_log")
-    inbox = Inbox(runtime)
-    coordinator = Coordinator(app, runtime, replica, inbox, log_table)
-    processes = ScanProcesses(os.path.join(s.data_dir, "export-scans"), *s.export_process_limits())
-    shards = Shards(app, runtime, replica, tables, inbox, processes)
-
-    # Requests and shard requests run as tasks, not inside the agents: an export waits for other
-    # partitions, and a rebalance waits for the agents' current events; blocking here would deadlock.
-    @app.agent(app.topic(s.topic("export-requests"), **raw), name="export-requests")
-    async def export_requests(stream):
-        async for event in stream.events():
-            coordinator.start(event)
-
-    @app.agent(app.topic(s.topic("export-shards"), **raw), name="export-shards", concurrency=1)
-    async def export_shards(stream):
-        async for event in stream.events():
-            shards.start(event)
-
-    @app.on_partitions_revoked.connect
-    async def stop_moved_shards(app, revoked, **kwargs):
-        await shards.on_revoked({tp.partition for tp in revoked})
-
-    return coordinator, inbox

@@ -1,0 +1,58 @@
+"""Every worker's reader of ``export-parts``: the rows shards send reach the export waiting for them.
+
+A plain consumer (no group) of every partition, from the end at start: an
+export only waits for parts of the shard requests it sends afterwards, under a
+token of its own (``Coordinator.fan_out``).
+"""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from convoflow.topics import changelog_topic, partitions_of, partitions_of_topics
+from streams.runtime import Runtime, poll
+
+
+class Inbox:
+    """Every worker's reader of ``export-parts``: hands each part to the export waiting for it."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.waiting: dict[str, asyncio.Queue] = {}
+        self.consumer: AIOKafkaConsumer | None = None
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        s = self.runtime.settings
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap, group_id=None, enable_auto_commit=False,
+            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_wait_ms=50, **s.kafka_kwargs(),
+        )
+        await self.consumer.start()
+        tps = await partitions_of(self.consumer, s.topic("export-parts"))
+        self.consumer.assign(tps)  # which tracks only export-parts in the metadata: the rest comes after
+        # Learn now the topics whose end offsets every export reads (one request, not one per topic).
+        await partitions_of_topics(self.consumer, [*s.input_topics(), s.topic("contact-updates"), s.topic("people-updates"),
+                                                   changelog_topic(s, "directory"), changelog_topic(s, "contacts")])
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
+        self.task = asyncio.ensure_future(self._run())
+        self.started.set()
+
+    async def _run(self) -> None:
+        while True:
+            batches = await poll(self.consumer, "export-parts", timeout_ms=100)
+            for records in batches.values():
+                for r in records:
+                    queue = self.waiting.get(r.key.decode()) if r.key else None
+                    if queue is not None:
+                        queue.put_nowait(orjson.loads(r.value))
+
+    async def stop(self) -> None:
+        if getattr(self, "task", None):
+            self.task.cancel()
+        if self.consumer is not None:
+            await self.consumer.stop()
