@@ -20,6 +20,7 @@ from streams import (
     restore, schedule, watchdog, web,
 )
 from streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
+from streams.export_results import Results
 from streams.replica import Replica
 from streams.runtime import Runtime, configure_rocksdb_memory, log
 
@@ -77,7 +78,7 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
     memory.register(app, settings.malloc_trim_every())
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
-    results = dashboard.Results(settings)
+    results = Results(settings)
     scheduler = schedule.register(app, runtime, results)
     dashboard.register(app, runtime, coordinator, results, scheduler)
     metrics.register(app, runtime, results, scheduler, replica)
