@@ -89,13 +89,17 @@ class WorkerProcess:
             time.sleep(interval)
         raise RuntimeError(f"worker did not answer on /health within {timeout:.0f} s:\n{self.tail()}")
 
-    def fetch(self, path: str, method: str = "GET", timeout: float = 10) -> tuple[int, bytes, str]:
-        """(status, body, content type) of one request; an HTTP error status is an answer, not an exception."""
+    def http_request(self, path: str, method: str = "GET") -> urllib.request.Request:
+        """A request to this worker, with the bearer token when there is one."""
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
+        return req
+
+    def fetch(self, path: str, method: str = "GET", timeout: float = 10) -> tuple[int, bytes, str]:
+        """(status, body, content type) of one request; an HTTP error status is an answer, not an exception."""
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
+            with urllib.request.urlopen(self.http_request(path, method), timeout=timeout) as r:
                 return r.status, r.read(), r.headers.get("Content-Type", "")
         except urllib.error.HTTPError as e:
             return e.code, e.read(), e.headers.get("Content-Type", "")

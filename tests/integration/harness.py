@@ -5,6 +5,7 @@ import asyncio
 import os
 import socket
 import time
+import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,6 +102,10 @@ class Worker(WorkerProcess):
         """Start the process and wait until it answers on /health."""
         super().start()
         self.wait_health(timeout=60, interval=0.2)
+
+    def request(self, path: str, method: str = "GET") -> urllib.request.Request:
+        """A request to this worker, with the deployment's API token (for tests that open it themselves)."""
+        return self.http_request(path, method)
 
 
 # aiokafka logs these at ERROR while a group rebalances (a worker joins or leaves); it rejoins by itself.
