@@ -26,8 +26,12 @@ Phases, in this order, on one topic prefix:
 ``peak_rss_mb`` is the worker's resident memory, with its export scan processes
 added, sampled every 0.2 s over 5-8 (and per phase: ``peak_rss_ingest_mb`` ...).
 
-Prints one ``name: value`` line per figure (PASS/MISS against the issue's
-targets) and writes everything to ``bench/results.json``.
+Each phase is one function of ``bench/phases.py`` (freshness: ``bench/freshness.py``);
+this module reads the flags and runs them in order. Workers are ``bench.process.WorkerProcess``,
+as in the integration tests.
+
+Prints one ``name: value`` line per figure (PASS/MISS against the targets)
+and writes everything to ``bench/results.json``.
 """
 from __future__ import annotations
 
