@@ -93,7 +93,7 @@ def one_size(args, label: str, conversations: int, work: Path, out: dict, also: 
     try:
         rss.phase("ingest")
         phases.ingest(a, settings, worker, rss, inputs, n_events, fig, notes)
-        fig["state_bytes"] = dir_bytes(worker.data_dir)
+        fig["state_bytes"] = settled_sizes([worker], args.settle_timeout)[0]  # measured as the shared workers' are
         if label == "large":
             rss.phase("exports")
             phases.exports(a, settings, worker, fig, notes)
