@@ -17,7 +17,7 @@ BENCH_STAMP = $(VENV)/.installed-bench
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install ui-deps ops-deps kafka-up kafka-down kafka-status test chaos unit bench bench-smoke run stop clean distclean
+.PHONY: help install ui-deps ops-deps kafka-up kafka-down kafka-status test chaos unit bench bench-smoke bench-scale run stop clean distclean
 
 help:
 	@echo "convoflow make targets:"
@@ -35,6 +35,9 @@ help:
 	@echo "  make bench        start Kafka, run the benchmark (bench/run.py, ~4 min), always stop Kafka;"
 	@echo "                    figures on stdout and in bench/results.json (sizes: make bench BENCH_ARGS='--conversations 20000')"
 	@echo "  make bench-smoke  the same on a tiny stream (under a minute)"
+	@echo "  make bench-scale  start Kafka, run bench/scale.py (10,000 and 100,000 conversations, 4 workers + 1 joining;"
+	@echo "                    under 40 min), always stop Kafka; bench/scale.json (quick look: BENCH_ARGS='--smoke' or"
+	@echo "                    BENCH_ARGS='--small 2000 --large 20000')"
 	@echo "  make run          start broker + worker + a live simulated contact centre (the last 7 days, then real time)"
 	@echo "  make stop         stop what 'make run' started, and the broker"
 	@echo "  make clean        stop the broker (and a scripts/kafka-cluster.sh cluster); delete their data, data/, exports/"
@@ -118,6 +121,12 @@ bench-smoke: $(BENCH_STAMP)
 	@trap '$(KAFKA) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(KAFKA) up || exit $$?; \
 	rc=0; CONVOFLOW_BROKER='$(BROKER)' $(VENV)/bin/python -m bench.run --smoke $(BENCH_ARGS) || rc=$$?; \
+	exit $$rc
+
+bench-scale: $(BENCH_STAMP)
+	@trap '$(KAFKA) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(KAFKA) up || exit $$?; \
+	rc=0; CONVOFLOW_BROKER='$(BROKER)' $(VENV)/bin/python -m bench.scale $(BENCH_ARGS) || rc=$$?; \
 	exit $$rc
 
 run: install

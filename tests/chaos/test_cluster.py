@@ -25,11 +25,11 @@ import pytest
 from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from bench.process import free_port
 from convoflow.config import ConfigError, Settings
 from convoflow.topics import deployment_topics, ensure_topics
 from tests.chaos.cluster import BENIGN_NODE_AWAY, ClusterDeployment, KafkaCluster, cluster_port
 from tests.chaos.conftest import SIZES, Publisher, problems_in, simulated
-from tests.integration.harness import free_port
 
 TZ, FIRST, LAST, AS_OF = "America/Sao_Paulo", "2024-10-25", "2024-10-28", "2024-10-29T12:00:00Z"
 

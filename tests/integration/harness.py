@@ -4,8 +4,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import orjson
 
+from bench.process import WorkerProcess
 from convoflow.config import Settings
 from convoflow.publish import publish_events, request_export
 
@@ -27,12 +26,6 @@ def broker_reachable() -> bool:
             return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Deployment:
@@ -93,70 +86,26 @@ class Deployment:
         return "\n".join(w.log_path.read_text(errors="replace") for w in self.workers if w.log_path.exists())
 
 
-def stop_process(proc, kill: bool = False, timeout: float = 30) -> None:
-    """SIGTERM (or SIGKILL) a child process, and SIGKILL it when it has not ended after ``timeout`` s."""
-    if proc and proc.poll() is None:
-        if kill:
-            proc.kill()
-        else:
-            proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+class Worker(WorkerProcess):
+    """Worker ``index`` of a deployment: its data dir and log under the deployment's root."""
 
-
-class Worker:
     def __init__(self, deployment: Deployment, index: int):
+        d = deployment
+        super().__init__(broker=d.broker, topic_prefix=d.prefix, partitions=d.partitions,
+                         data_dir=d.root / f"worker-{index}", export_dir=d.export_dir,
+                         log_path=d.root / f"worker-{index}.log", cwd=d.root, env={**os.environ, **d.env},
+                         token=d.env.get("CONVOFLOW_API_TOKEN"))
         self.deployment = deployment
         self.index = index
-        self.port = free_port()
-        self.data_dir = deployment.root / f"worker-{index}"
-        self.log_path = deployment.root / f"worker-{index}.log"
-        self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        d = self.deployment
-        cmd = [sys.executable, "-m", "convoflow.cli", "worker", "--broker", d.broker, "--topic-prefix", d.prefix,
-               "--partitions", str(d.partitions), "--data-dir", str(self.data_dir), "--export-dir", str(d.export_dir),
-               "--web-port", str(self.port)]
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(d.root),
-                                     env={**os.environ, **d.env})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.request("/health"), timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"worker did not answer on /health:\n{self.log_path.read_text()[-3000:]}")
+        """Start the process and wait until it answers on /health."""
+        super().start()
+        self.wait_health(timeout=60, interval=0.2)
 
     def request(self, path: str, method: str = "GET") -> urllib.request.Request:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
-        token = self.deployment.env.get("CONVOFLOW_API_TOKEN")
-        if token:
-            req.add_header("Authorization", f"Bearer {token}")
-        return req
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        try:
-            with urllib.request.urlopen(self.request(path), timeout=10) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read()
-
-    def terminate(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-
-    def stop(self, kill: bool = False) -> None:
-        stop_process(self.proc, kill)
-        self.log.close()
+        """A request to this worker, with the deployment's API token (for tests that open it themselves)."""
+        return self.http_request(path, method)
 
 
 # aiokafka logs these at ERROR while a group rebalances (a worker joins or leaves); it rejoins by itself.

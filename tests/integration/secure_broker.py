@@ -18,9 +18,9 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.process import free_port, stop_process
 from convoflow.config import Settings
 from convoflow.topics import check_connection
-from tests.integration.harness import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "convoflow", "s3cret-Passw0rd"

@@ -13,9 +13,10 @@ import uuid
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.process import free_port
 from convoflow.config import Settings
 from convoflow.topics import changelog_topic, deployment_topics, ensure_topics
-from tests.integration.harness import BROKER, free_port, workers_running
+from tests.integration.harness import BROKER, workers_running
 
 
 def settings(**kw) -> Settings:
