@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import WriteBatch, WriteOptions
 
 from convoflow.topics import partitions_of
-from streams.runtime import OFFSET_KEY, poll
+from streams.runtime import OFFSET_KEY, patiently, poll
 
 MAX_RECORDS = 50_000
 WITHOUT_WAL = WriteOptions()
@@ -74,7 +74,7 @@ async def restore_partitions(app, settings, tps=None) -> dict:
         bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
         fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024, **settings.kafka_kwargs(),
     )
-    await consumer.start()
+    await patiently(consumer.start, "restore: connecting")
     stores: dict[TopicPartition, PartitionStore] = {}
     remaining: set[TopicPartition] = set()
     summary: dict[str, int] = {}
@@ -85,7 +85,9 @@ async def restore_partitions(app, settings, tps=None) -> dict:
         tps = [TopicPartition(tp.topic, tp.partition) for tp in tps if tp.topic in tables]
         if not tps:
             return {}
-        starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
+        # A rebalance waits for this: a broker that is away (restarting) is waited for, not given up on.
+        starts = await patiently(lambda: consumer.beginning_offsets(tps), "restore: reading the changelogs' first offsets")
+        ends = await patiently(lambda: consumer.end_offsets(tps), "restore: reading the changelogs' end offsets")
         for tp in tps:
             if ends[tp] <= starts[tp]:
                 continue  # an empty changelog: nothing to read

@@ -311,13 +311,19 @@ async def _attempt(runtime: "Runtime", apply, records: list, retry_for: float) -
 async def poll(consumer, what: str, **getmany):
     """``consumer.getmany`` for the plain aiokafka readers of a worker, waiting out a broker
     that went away (the client reconnects by itself)."""
+    return await patiently(lambda: consumer.getmany(**getmany), f"{what} fetch")
+
+
+async def patiently(request, what: str):
+    """``await request()`` again until it succeeds: a broker that is away (restarting) comes back,
+    and the client reconnects by itself. Errors are logged as warnings, twice a second at most."""
     while True:
         try:
-            return await consumer.getmany(**getmany)
+            return await request()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("%s fetch failed: %r", what, exc)
+            log.warning("%s failed: %r", what, exc)
             await asyncio.sleep(0.5)
 
 
