@@ -107,7 +107,7 @@ class RssSampler:
                 rss = proc.memory_info().rss
             except self.psutil.Error:
                 continue
-            try:  # the worker's export scan processes (streams.scan_process) count as the worker's
+            try:  # the worker's export scan processes (convoflow.streams.scan_process) count as the worker's
                 children = proc.children(recursive=True)
             except self.psutil.Error:
                 children = []

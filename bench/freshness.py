@@ -13,8 +13,8 @@ from bench.common import log, percentile
 from bench.kafka import export_request, group_lag
 from bench.process import WorkerProcess
 from bench.streams import background_stream, export_range
-from convoflow.config import Settings
-from convoflow.publish import request_export
+from convoflow.contract.config import Settings
+from convoflow.tools.publish import request_export
 
 
 async def steady_load_and_probe(settings: Settings, load: list[dict], rate: float, seconds: float,
@@ -23,8 +23,8 @@ async def steady_load_and_probe(settings: Settings, load: list[dict], rate: floa
     (at most `max_inflight` at once), each of which appends its latency in ms to `samples` or counts a timeout."""
     from aiokafka import AIOKafkaProducer
 
-    from convoflow.publish import route
-    from convoflow.topics import DURABLE_PRODUCER
+    from convoflow.tools.publish import route
+    from convoflow.contract.topics import DURABLE_PRODUCER
 
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5, max_batch_size=512 * 1024,
                                 **DURABLE_PRODUCER)

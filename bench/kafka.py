@@ -6,8 +6,8 @@ import time
 import uuid
 
 from bench.common import log
-from convoflow.config import Settings
-from convoflow.publish import request_export
+from convoflow.contract.config import Settings
+from convoflow.tools.publish import request_export
 
 INTERNAL = ("contact-updates", "people-updates")
 CHANGELOG_TABLES = ("conversations", "contacts", "presence", "directory", "owner_conversations", "owner_days", "export_log")
@@ -25,7 +25,7 @@ async def _admin_and_consumer(settings: Settings):
 
 
 async def topic_partitions(consumer, topics: list[str]):
-    from convoflow.topics import partitions_of
+    from convoflow.contract.topics import partitions_of
 
     tps = []
     for t in topics:

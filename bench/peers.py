@@ -103,7 +103,7 @@ def run_faust(args) -> None:
 
     broker = args.broker
     if args.faust_fixes:  # convoflow's transport (streams/faust_ext), chosen by the URL's scheme
-        from streams.faust_ext import broker_urls
+        from convoflow.streams.faust_ext import broker_urls
 
         broker = broker_urls(broker.split("://", 1)[-1])
     app = faust.App(
@@ -158,8 +158,8 @@ def _stream_reader(app, source, args, state) -> None:
 
 def _channel_reader(app, source, args, state) -> None:
     """The topics' Faust channel read in batches, as convoflow's agents read it
-    (``streams.runtime.batches``), without Faust's per-event Stream."""
-    from streams.runtime import batches
+    (``convoflow.streams.runtime.batches``), without Faust's per-event Stream."""
+    from convoflow.streams.runtime import batches
 
     channel = source.clone(is_iterator=True)
     app.topics.add(channel)

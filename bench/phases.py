@@ -28,8 +28,8 @@ from bench.kafka import (CHANGELOG_TABLES, INTERNAL, count_records, export_reque
 from bench.peers import raw_consume as raw_consume_once
 from bench.process import WorkerProcess, stop_process
 from bench.streams import chunks, export_range, stream_chunk
-from convoflow.config import Settings
-from convoflow.publish import publish_events
+from convoflow.contract.config import Settings
+from convoflow.tools.publish import publish_events
 
 
 def bench_worker(settings: Settings, work: Path, data_dir: Path, name: str = "worker",

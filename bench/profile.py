@@ -52,7 +52,7 @@ def load(path: str) -> list[tuple[list[str], int]]:
 # is "produce"); then, from the innermost frame outwards, the rules for the glue; else the loop.
 ANYWHERE = [
     ("state codec: orjson loads/dumps of whole table values", ("loads (streams/runtime.py)", "dumps (streams/runtime.py)")),
-    ("validation: convoflow/events.py", ("(convoflow/events.py)",)),
+    ("validation: convoflow/contract/events.py", ("(convoflow/contract/events.py)",)),
     ("fold: tables/*.py", ("(tables/",)),
     ("exports, lookups: exporters/*.py", ("(exporters/",)),
     ("RocksDB store (faust/stores/rocksdb.py)", ("(faust/stores/",)),

@@ -4,7 +4,7 @@
     make bench BENCH_ARGS='--conversations 20000'      (starts and stops the local broker)
 
 Phases, in this order, on one topic prefix:
- 1. generate (``convoflow.simulate.generate``) and publish the stream;
+ 1. generate (``convoflow.tools.simulate.generate``) and publish the stream;
  2. ``raw_consume_eps``: bare aiokafka consumer + orjson over the input topics;
  3. ``faust_stream_eps``: bare Faust agent iterating the same topics (subprocess), on
     Faust with convoflow's transport (``streams/faust_ext``), as the worker runs it;
@@ -48,7 +48,7 @@ from bench.common import (ROOT, OneLineParser, RssSampler, env_float, env_int, l
                           print_figures, write_results)
 from bench.freshness import freshness
 from bench.kafka import delete_topics
-from convoflow.config import Settings
+from convoflow.contract.config import Settings
 
 RESULTS = ROOT / "bench" / "results.json"
 

@@ -38,7 +38,7 @@ from bench.common import (ROOT, OneLineParser, RssSampler, dir_bytes, env_int, l
                           print_figures, write_results)
 from bench.kafka import CHANGELOG_TABLES, INTERNAL, _admin_and_consumer, delete_topics, topic_partitions, watch_lag
 from bench.process import WorkerProcess
-from convoflow.config import Settings
+from convoflow.contract.config import Settings
 
 RESULTS = ROOT / "bench" / "scale.json"
 

@@ -22,7 +22,7 @@ def stream_chunk(args, i: int, conversations: int) -> list[dict]:
     """Chunk 0 is the simulated contact centre (directory, presence, conversations); every further
     chunk adds conversations only: the same agents, teams and days, its own conversation, message and
     contact ids (prefix ``k<i>-``)."""
-    from convoflow import simulate
+    from convoflow.tools import simulate
 
     if i == 0:
         return simulate.generate(seed=args.seed, agents=args.agents, teams=args.teams, conversations=conversations,
@@ -32,7 +32,7 @@ def stream_chunk(args, i: int, conversations: int) -> list[dict]:
 
 def background_stream(args, seed: int, conversations: int, tag: str, presence: bool = True) -> list[dict]:
     """A second simulated stream with its own conversation/message/contact ids (directory ids shared)."""
-    from convoflow import simulate
+    from convoflow.tools import simulate
 
     events = simulate.generate(seed=seed, agents=args.agents, teams=args.teams, conversations=conversations,
                                days=args.days, start=args.start)

@@ -13,16 +13,16 @@ import os
 
 import faust
 
-from convoflow.config import Settings
-from convoflow.topics import ensure_topics
-from streams import (
-    contacts, conversations, dashboard, directory, explain, exports, lookups, memory, metrics, people, presence,
-    restore, schedule, watchdog, web,
+from convoflow.contract.config import Settings
+from convoflow.contract.topics import ensure_topics
+from convoflow.streams import (
+    contacts, conversations, directory, exports, memory, metrics, people, presence, restore, schedule, watchdog,
 )
-from streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
-from streams.export_results import Results
-from streams.replica import Replica
-from streams.runtime import Runtime, configure_rocksdb_memory, log
+from convoflow.web import dashboard, explain, lookups, api as web
+from convoflow.streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
+from convoflow.streams.export_results import Results
+from convoflow.streams.replica import Replica
+from convoflow.streams.runtime import Runtime, configure_rocksdb_memory, log
 
 
 def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Runtime]:
@@ -34,8 +34,8 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
         broker=broker_urls(settings.bootstrap),  # convoflow's transport (streams/faust_ext/transport.py)
         broker_credentials=settings.faust_credentials(),
         store=f"{SCHEME}://",  # convoflow's RocksDB store (streams/faust_ext/store.py)
-        TableManager="streams.faust_ext.tables:TableManager",
-        PartitionAssignor="streams.faust_ext.assignor:PartitionAssignor",  # warm hand-over
+        TableManager="convoflow.streams.faust_ext.tables:TableManager",
+        PartitionAssignor="convoflow.streams.faust_ext.assignor:PartitionAssignor",  # warm hand-over
         datadir=settings.data_dir,
         topic_partitions=settings.partitions,
         topic_replication_factor=replication,
@@ -110,7 +110,7 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
 
 
 def register_partition_copies(app, settings: Settings) -> None:
-    """A worker reads the table partitions a rebalance gives it into its stores (``streams.restore``),
+    """A worker reads the table partitions a rebalance gives it into its stores (``convoflow.streams.restore``),
     and drops the copies of those it no longer holds after CONVOFLOW_STALE_PARTITION_HOURS."""
     grace = settings.stale_partition_seconds()
 

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from exporters.request import EXPORT_TYPES
+from convoflow.exporters.request import EXPORT_TYPES
 
 PREFIX = "convoflow: error: "
 LOGLEVELS = ("critical", "error", "warning", "info", "debug")

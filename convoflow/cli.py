@@ -19,7 +19,7 @@ import uuid
 from convoflow.args import (EXPORT_TYPES_HELP, LOGLEVELS, Parser, UsageError, add_report_window, broker_url, env_option,
                             fail, fraction, positive, resolve_env_defaults, topic_prefix, version, whole, writable_dir,
                             writable_file)
-from convoflow.config import ConfigError, Settings
+from convoflow.contract.config import ConfigError, Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -48,10 +48,10 @@ def cmd_worker(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from convoflow.publish import Input, InputError, Progress, publish_lines
+    from convoflow.tools.publish import Input, InputError, Progress, publish_lines
 
     if args.dry_run:
-        from convoflow.validate import cmd_dry_run
+        from convoflow.tools.validate import cmd_dry_run
 
         return cmd_dry_run(args, _settings(args))
     started = time.monotonic()
@@ -86,7 +86,7 @@ def cmd_publish(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from convoflow.publish import NoWorker, request_export
+    from convoflow.tools.publish import NoWorker, request_export
 
     request = _export_request(args)
     out = args.out or f"{request['request_id']}.csv"
@@ -122,7 +122,7 @@ def _export_request(args) -> dict:
     """The request as the worker will read it, checked here first with the worker's own rules (exit 2)."""
     import orjson
 
-    from exporters.request import BadRequest, parse_request
+    from convoflow.exporters.request import BadRequest, parse_request
 
     request = {
         "request_id": args.request_id if args.request_id is not None else f"cli-{uuid.uuid4().hex[:16]}",
@@ -140,11 +140,11 @@ def _export_request(args) -> dict:
 
 
 def cmd_simulate(args) -> int:
-    from convoflow import simulate
+    from convoflow.tools import simulate
 
     settings = _settings(args)  # checked even when only writing a file
     if args.live:
-        from convoflow import live
+        from convoflow.tools import live
 
         return live.main(settings, seed=args.seed, rate=args.rate, backfill=args.backfill, agents=args.agents)
 
@@ -160,7 +160,7 @@ def cmd_simulate(args) -> int:
     if args.duplicates or args.disorder:
         events = simulate.disorder(events, seed=args.seed, duplicate_rate=args.duplicates, window=args.disorder)
     if args.publish:
-        from convoflow.publish import publish_events
+        from convoflow.tools.publish import publish_events
 
         summary = asyncio.run(publish_events(settings, events))
         print(f"published {summary.published} events: " + ", ".join(f"{t} {n}" for t, n in sorted(summary.per_topic.items())))
@@ -178,13 +178,13 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from convoflow.validate import cmd_validate as run
+    from convoflow.tools.validate import cmd_validate as run
 
     return run(args)
 
 
 def cmd_schema(args) -> int:
-    from convoflow import schema
+    from convoflow.contract import schema
 
     try:
         sys.stdout.write(schema.text(args.type or schema.ANY_EVENT))
@@ -243,7 +243,7 @@ def build_parser() -> Parser:
                help="a worker's web address, to download the file when it is not on this machine")
     p.set_defaults(func=cmd_export)
 
-    from convoflow import explain_command
+    from convoflow.tools import explain_command
 
     explain_command.add_parser(sub)
 
@@ -294,7 +294,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from aiokafka.errors import KafkaConnectionError, KafkaError
 
-    from convoflow.topics import BrokerUnreachable
+    from convoflow.contract.topics import BrokerUnreachable
 
     if args.command != "worker":
         # The client commands say what went wrong in their one line; aiokafka's own log lines would repeat it.

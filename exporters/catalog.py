@@ -35,10 +35,10 @@ Choices where the spec leaves room:
 """
 from __future__ import annotations
 
-from exporters import csvfile as cell
-from exporters.context import ReportContext
-from tables import conversation as conv
-from tables.conversation import (
+from convoflow.exporters import csvfile as cell
+from convoflow.exporters.context import ReportContext
+from convoflow.tables import conversation as conv
+from convoflow.tables.conversation import (
     A_KIND, A_MESSAGE, A_T, A_TARGET, A_VA, M_CONTACT, M_T, M_VA, S_HANDOVER, S_RESOLVED_BY, S_STARTED_BY,
     S_STATUS, S_T, S_VA,
 )

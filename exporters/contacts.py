@@ -31,11 +31,11 @@ contact_attributes — group key ``contact_profile_id``; partial ``{"in": 1, "a"
 """
 from __future__ import annotations
 
-from exporters import csvfile as cell
-from exporters.context import ReportContext
-from tables import contact as contact_table
-from tables import conversation as conv
-from tables.conversation import M_CHANNEL, M_CONTACT, M_DIR, M_EID, M_T
+from convoflow.exporters import csvfile as cell
+from convoflow.exporters.context import ReportContext
+from convoflow.tables import contact as contact_table
+from convoflow.tables import conversation as conv
+from convoflow.tables.conversation import M_CHANNEL, M_CONTACT, M_DIR, M_EID, M_T
 
 
 def _min(a, b):

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from exporters import csvfile
-from exporters.request import ExportRequest
-from tables.directory import Directory
+from convoflow.exporters import csvfile
+from convoflow.exporters.request import ExportRequest
+from convoflow.tables.directory import Directory
 
 DEFAULT_URL_TEMPLATE = "https://app.convoflow.local/conversations/{conversation_id}"
 

@@ -1,14 +1,14 @@
 """conversations_resolved and conversations_open: one row per conversation.
 
-Both read the conversation's summary (``tables.conversation.summary``, stored
+Both read the conversation's summary (``convoflow.tables.conversation.summary``, stored
 in front of its state), never the state itself: an export over a million
 conversations decodes a few hundred bytes for each, not every message.
 """
 from __future__ import annotations
 
-from exporters import csvfile as cell
-from exporters.context import ReportContext
-from tables import conversation as conv
+from convoflow.exporters import csvfile as cell
+from convoflow.exporters.context import ReportContext
+from convoflow.tables import conversation as conv
 
 DECODE = {"conversations": conv.decode_summary}
 

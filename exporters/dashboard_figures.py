@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from exporters import csvfile
-from exporters.headers import HEADERS
-from exporters.reports import Report
-from tables import conversation as conv
-from tables.conversation import M_T, M_TEAM
+from convoflow.exporters import csvfile
+from convoflow.exporters.headers import HEADERS
+from convoflow.exporters.reports import Report
+from convoflow.tables import conversation as conv
+from convoflow.tables.conversation import M_T, M_TEAM
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -34,15 +34,15 @@ from typing import Callable
 
 import orjson
 
-from exporters import csvfile, people
-from exporters.context import ReportContext
-from exporters.headers import HEADERS
-from exporters.lookups import LOOKUPS
-from exporters.reports import REPORTS, Report, group_key
-from exporters.request import BadRequest
-from tables import people as owner_days
-from tables.conversation import A_KIND, A_T, A_TARGET, A_VA, M_T, M_VA, S_T, S_VA
-from tables.presence import agent_of
+from convoflow.exporters import csvfile, people
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.headers import HEADERS
+from convoflow.exporters.lookups import LOOKUPS
+from convoflow.exporters.reports import REPORTS, Report, group_key
+from convoflow.exporters.request import BadRequest
+from convoflow.tables import people as owner_days
+from convoflow.tables.conversation import A_KIND, A_T, A_TARGET, A_VA, M_T, M_VA, S_T, S_VA
+from convoflow.tables.presence import agent_of
 
 REPORT_PREFIX = "explain:"
 

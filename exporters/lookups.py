@@ -7,11 +7,11 @@ with the same code as the reports, so a lookup and a CSV row agree.
 """
 from __future__ import annotations
 
-from exporters import conversations, dashboard_figures
-from exporters.context import ReportContext
-from exporters.headers import HEADERS
-from exporters.reports import Report
-from tables import contact, presence
+from convoflow.exporters import conversations, dashboard_figures
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.headers import HEADERS
+from convoflow.exporters.reports import Report
+from convoflow.tables import contact, presence
 
 
 def _utc(ctx: ReportContext, us: int | None) -> str | None:

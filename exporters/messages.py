@@ -1,12 +1,11 @@
 """messages: one row per message.created in R, filtered by the message's own channel."""
 from __future__ import annotations
 
-from exporters import csvfile as cell
-from exporters.context import ReportContext
-from tables import conversation as conv
-from tables.conversation import (
-    M_AGENT, M_CHANNEL, M_CONTACT, M_CONTENT, M_DIR, M_OBTYPE, M_ORIGIN, M_POST_URL, M_SUT, M_T,
-    M_TEAM, M_TYPE,
+from convoflow.exporters import csvfile as cell
+from convoflow.exporters.context import ReportContext
+from convoflow.tables import conversation as conv
+from convoflow.tables.conversation import (
+    M_AGENT, M_CHANNEL, M_CONTACT, M_CONTENT, M_DIR, M_OBTYPE, M_ORIGIN, M_POST_URL, M_SUT, M_T, M_TEAM, M_TYPE,
 )
 
 

@@ -1,11 +1,11 @@
 """agent_metrics and teams, read from the per-day aggregates of streams/people.py (and presence)."""
 from __future__ import annotations
 
-from convoflow.events import parse_time
-from exporters import csvfile as cell
-from exporters.context import ReportContext
-from tables import people, presence
-from tables.people import DAY_US
+from convoflow.contract.events import parse_time
+from convoflow.exporters import csvfile as cell
+from convoflow.exporters.context import ReportContext
+from convoflow.tables import people, presence
+from convoflow.tables.people import DAY_US
 
 
 def owner_day(ctx: ReportContext, kind: str, key: str) -> tuple[str, int] | None:

@@ -6,7 +6,7 @@ Choices where the spec leaves room:
   (``max(from, start) < min(end, R's end)``); an interval ending exactly at R's
   start is not listed. An ongoing interval whose ``from`` is at or after
   ``as_of`` (an ``as_of`` in the past) is listed when its ``from`` is in R, with
-  Duration 0 (see ``tables.presence.clipped_end``).
+  Duration 0 (see ``convoflow.tables.presence.clipped_end``).
 - Duration (s) is ``to − from``, or ``as_of − from`` while ongoing, not clipped to R.
 - Away State is the ``away_state`` of the change that started the interval as the
   presence table keeps it (for ``AWAY`` only, an empty name being no name), so an
@@ -19,10 +19,10 @@ Choices where the spec leaves room:
 """
 from __future__ import annotations
 
-from exporters import csvfile as cell
-from exporters.context import ReportContext
-from exporters.headers import HEADERS
-from tables import presence
+from convoflow.exporters import csvfile as cell
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.headers import HEADERS
+from convoflow.tables import presence
 
 FROM = HEADERS["agent_presence"].index("From")
 

@@ -16,11 +16,11 @@ from typing import IO, Callable
 
 import orjson
 
-from exporters import catalog, contacts, conversations, csvfile, messages, people, presence, responses
-from exporters.headers import HEADERS
-from tables import conversation
-from tables import people as owner_days
-from tables.presence import agent_of
+from convoflow.exporters import catalog, contacts, conversations, csvfile, messages, people, presence, responses
+from convoflow.exporters.headers import HEADERS
+from convoflow.tables import conversation
+from convoflow.tables import people as owner_days
+from convoflow.tables.presence import agent_of
 
 RUN_ROWS = 50_000  # rows out of order that a shard sorts in memory before it sends them as a run
 _sort_key = itemgetter(0)

@@ -7,11 +7,11 @@ written To is not chronological).
 """
 from __future__ import annotations
 
-from exporters import csvfile as cell
-from exporters.context import ReportContext
-from exporters.headers import HEADERS
-from tables import conversation as conv
-from tables.conversation import M_AGENT, M_EID, M_T, S_HANDOVER, S_INBOUND, S_STARTED_BY, S_T
+from convoflow.exporters import csvfile as cell
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.headers import HEADERS
+from convoflow.tables import conversation as conv
+from convoflow.tables.conversation import M_AGENT, M_EID, M_T, S_HANDOVER, S_INBOUND, S_STARTED_BY, S_T
 
 TO = HEADERS["agent_responses"].index("To")
 

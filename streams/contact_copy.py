@@ -2,7 +2,7 @@
 
 In a dict they would stay in the worker's memory for good, growing with the
 contacts; a store keeps them within the worker's RocksDB budget. And a store can be
-checkpointed, so an export's scan processes (``streams.scan_process``) read the
+checkpointed, so an export's scan processes (``convoflow.streams.scan_process``) read the
 same identifiers as the worker does. The copy is rebuilt from the contacts
 changelog at every start, so its writes skip the write-ahead log.
 """

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from streams.ingest import accepted
-from streams.runtime import (
+from convoflow.streams.ingest import accepted
+from convoflow.streams.runtime import (
     Runtime, TableWriter, batch_agent, bundled_items, by_partition, dumps, loads, partition_context,
 )
-from tables import contact
+from convoflow.tables import contact
 
 
 def register(app, runtime: Runtime):

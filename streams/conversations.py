@@ -3,7 +3,7 @@
 Messages, status changes, locks, surveys and annotations all share the key
 ``conversation_id`` and the partition count, so one worker owns every event of
 a conversation. Each batch is grouped by partition and by conversation: one
-read, the events folded in (``tables.conversation.apply``), one write.
+read, the events folded in (``convoflow.tables.conversation.apply``), one write.
 A conversation that got a ``message.created`` also tells each of its contacts
 their identifiers and message counts there (``contact-updates``: identifiers
 merged by max, counts replaced per conversation, so resending is harmless),
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from convoflow.events import CONVERSATION_TOPICS
-from streams.ingest import accepted
-from streams.people import add_contributions
-from streams.runtime import Outbox, Runtime, TableWriter, batch_agent, by_partition, partition_context
-from tables import contact, conversation
+from convoflow.contract.events import CONVERSATION_TOPICS
+from convoflow.streams.ingest import accepted
+from convoflow.streams.people import add_contributions
+from convoflow.streams.runtime import Outbox, Runtime, TableWriter, batch_agent, by_partition, partition_context
+from convoflow.tables import contact, conversation
 
 
 def register(app, runtime: Runtime):

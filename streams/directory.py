@@ -1,9 +1,9 @@
-"""Directory events -> the ``directory`` table; every worker reads its changelog (see streams.replica)."""
+"""Directory events -> the ``directory`` table; every worker reads its changelog (see convoflow.streams.replica)."""
 from __future__ import annotations
 
-from streams.ingest import accepted
-from streams.runtime import Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
-from tables import directory
+from convoflow.streams.ingest import accepted
+from convoflow.streams.runtime import Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
+from convoflow.tables import directory
 
 
 def register(app, runtime: Runtime):

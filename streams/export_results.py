@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from convoflow.config import Settings
-from convoflow.topics import partitions_of
-from streams.runtime import log, poll
+from convoflow.contract.config import Settings
+from convoflow.contract.topics import partitions_of
+from convoflow.streams.runtime import log, poll
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

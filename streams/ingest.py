@@ -1,8 +1,8 @@
 """The front door of every input agent: decode, validate, dead-letter, re-route mis-keyed records."""
 from __future__ import annotations
 
-from convoflow.events import Rejected, parse_record, record_key
-from streams.runtime import Runtime, log
+from convoflow.contract.events import Rejected, parse_record, record_key
+from convoflow.streams.runtime import Runtime, log
 
 
 async def accepted(runtime: Runtime, records, logical: dict[str, str]) -> list[tuple[object, dict]]:

@@ -5,13 +5,13 @@ agent and team it names (``people-updates``, keyed by ``agent:<id>`` /
 ``team:<id>``), and an empty map to owners it named before but no longer does
 (a late event moved a resolution or re-classified a lock session). Here the
 owner puts the conversation's partials of each day into that day's record,
-whose totals move by the difference (``tables.people.replace_in_day``). A
+whose totals move by the difference (``convoflow.tables.people.replace_in_day``). A
 repeat changes nothing, and a replay after a crash repairs whatever part of a
 batch did not reach the changelogs.
 
 Tables (both partitioned like ``people-updates``):
 - ``owner_days``: ``<owner>|<day>|<shard>`` -> totals per bucket and channel, and
-  each conversation's partials of that day (``tables.people.encode_day``);
+  each conversation's partials of that day (``convoflow.tables.people.encode_day``);
 - ``owner_conversations``: ``<owner>|<conversation_id>`` -> the days the
   conversation ever contributed to (so a contribution that moves to another day
   is taken out of the old one).
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from streams.runtime import (
+from convoflow.streams.runtime import (
     Outbox, Runtime, SentInProcess, TableWriter, batch_agent, bundled_items, by_partition, dumps, loads,
     partition_context,
 )
-from tables import people
+from convoflow.tables import people
 
 
 def day_key(owner: str, day: int, shard: int = 0) -> str:

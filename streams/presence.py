@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from streams.ingest import accepted
-from streams.runtime import Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
-from tables import presence
+from convoflow.streams.ingest import accepted
+from convoflow.streams.runtime import Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
+from convoflow.tables import presence
 
 
 def register(app, runtime: Runtime):

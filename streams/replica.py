@@ -4,7 +4,7 @@ It tails the tables' changelog topics with a plain consumer (no group, every
 partition, from the beginning), so any worker can name things in any row; an
 export first waits until the copy has read up to the end offsets it was given.
 The directory is small and stays in memory; the contact identifiers grow with
-the contacts and go to a RocksDB store (``streams.contact_copy``).
+the contacts and go to a RocksDB store (``convoflow.streams.contact_copy``).
 """
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from rocksdict import BlockBasedOptions, Options
 
-from convoflow.config import Settings
-from convoflow.topics import changelog_topic, partitions_of
-from streams.contact_copy import NONE, ContactCopy
-from streams.runtime import poll, share_memory
-from tables import contact
-from tables.directory import Directory
+from convoflow.contract.config import Settings
+from convoflow.contract.topics import changelog_topic, partitions_of
+from convoflow.streams.contact_copy import NONE, ContactCopy
+from convoflow.streams.runtime import poll, share_memory
+from convoflow.tables import contact
+from convoflow.tables.directory import Directory
 
 
 class Replica:

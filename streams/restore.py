@@ -4,7 +4,7 @@ Faust restores a table by handing every changelog record, one at a time,
 through its consumer, its recovery loop and a buffer of 1,000 (about 9,000
 records/s end to end here). So when a rebalance gives this worker a table
 partition it did not have, as active or as standby, convoflow's table manager
-(``streams.faust_ext.tables``) calls :func:`restore_partitions` before it hands
+(``convoflow.streams.faust_ext.tables``) calls :func:`restore_partitions` before it hands
 the rebalance on to Faust's recovery: a plain aiokafka consumer reads each of
 those changelog partitions from the offset the local store has (Faust's own
 ``__faust\\0offset__`` key) to the end, and writes the records in RocksDB write
@@ -14,7 +14,7 @@ and only reads what was written since; a standby goes on tailing from there.
 
 Only this worker's partitions are read: a worker holds its share of each
 table, not the whole of it (its copies of partitions it no longer holds are
-dropped after ``CONVOFLOW_STALE_PARTITION_HOURS``, ``streams.faust_ext.tables``).
+dropped after ``CONVOFLOW_STALE_PARTITION_HOURS``, ``convoflow.streams.faust_ext.tables``).
 
 The batches skip RocksDB's write-ahead log and each store is flushed when its
 partition is done, before Faust writes to it (with the log): a crash in the
@@ -28,8 +28,8 @@ import time
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from rocksdict import WriteBatch, WriteOptions
 
-from convoflow.topics import partitions_of
-from streams.runtime import OFFSET_KEY, patiently, poll
+from convoflow.contract.topics import partitions_of
+from convoflow.streams.runtime import OFFSET_KEY, patiently, poll
 
 MAX_RECORDS = 50_000
 WITHOUT_WAL = WriteOptions()

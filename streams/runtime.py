@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka.partitioner import murmur2
 
-from convoflow.config import Settings
+from convoflow.contract.config import Settings
 
 log = logging.getLogger("convoflow")
 
@@ -19,7 +19,7 @@ log = logging.getLogger("convoflow")
 # Each table partition is its own RocksDB: 28 stores with 7 tables and 4 partitions, more with more
 # partitions. Faust gives every store its own block cache (2 GiB by default) and write buffers
 # (3 x 64 MiB), so a worker's memory grew with its partitions and its state. All the stores of a
-# process share one cache instead (shared_rocksdb_memory, used by streams.faust_ext.store), and their
+# process share one cache instead (shared_rocksdb_memory, used by convoflow.streams.faust_ext.store), and their
 # write buffers are charged to it, so RocksDB holds about the cache's capacity in all
 # (CONVOFLOW_ROCKSDB_CACHE_MB, of which at most CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB of memtables).
 # Export scans bypass the cache.
@@ -69,7 +69,7 @@ class Runtime:
     events: dict = field(default_factory=lambda: defaultdict(int))
     dead_letters: dict = field(default_factory=lambda: defaultdict(int))
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
-    scan_processes: int = 0  # export shards scanned by a process of their own (streams.scan_process)
+    scan_processes: int = 0  # export shards scanned by a process of their own (convoflow.streams.scan_process)
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
     notes: list = field(default_factory=list)  # what happened before logging was set up, logged at start
 
@@ -206,7 +206,7 @@ def batch_agent(app, runtime: "Runtime", source, name: str, apply, writers=(), b
     ``source``'s channel is still added to Faust's conductor, which subscribes
     the consumer to its topics. ``bundles``: the source's records are ``Outbox`` bundles.
     """
-    from streams.faust_ext.transport import BatchSink
+    from convoflow.streams.faust_ext.transport import BatchSink
 
     max_records = runtime.settings.batch_size
     queued = EVENT_BATCHES_QUEUED * max_records

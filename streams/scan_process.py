@@ -5,7 +5,7 @@ Decoding a stored conversation, making its row and its CSV line cost some
 of a large partition instead checkpoints the stores it reads (RocksDB hard
 links to their files after a flush: a consistent copy in milliseconds, which
 later writes and compactions do not touch) and the contact identifiers' copy,
-and a helper process (``python -m streams.scan_process DIR``) scans the
+and a helper process (``python -m convoflow.streams.scan_process DIR``) scans the
 checkpoints and writes the shard's sorted runs to files in DIR, for the
 coordinator to merge. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers run at
 once; a partition of fewer keys than ``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` is
@@ -25,17 +25,17 @@ import time
 import orjson
 from rocksdict import AccessType, Checkpoint, Options, Rdict, ReadOptions
 
-from exporters.context import ReportContext
-from exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines
-from exporters.request import ExportRequest
-from streams.contact_copy import ContactCopy
-from tables.directory import Directory
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines
+from convoflow.exporters.request import ExportRequest
+from convoflow.streams.contact_copy import ContactCopy
+from convoflow.tables.directory import Directory
 
 log = logging.getLogger("convoflow")
 STORE_META_PREFIX = b"__faust"
 CONTACTS = "contacts-copy"  # the checkpoint of the contact identifiers, beside the stores' (named by table)
 RUN_CHUNK = 1_000  # [sort_key, line] items written to a run file at once
-HELPER = [sys.executable, "-m", "streams.scan_process"]  # + the directory; the job on stdin
+HELPER = [sys.executable, "-m", "convoflow.streams.scan_process"]  # + the directory; the job on stdin
 
 
 def _full_scan() -> ReadOptions:

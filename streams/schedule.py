@@ -29,10 +29,10 @@ import time
 
 import orjson
 
-from streams.export_results import Results, fetch_from_owner
-from streams.runtime import Runtime, log
-from tables import schedule as rules
-from tables.schedule import Period, Schedule, ScheduleError
+from convoflow.streams.export_results import Results, fetch_from_owner
+from convoflow.streams.runtime import Runtime, log
+from convoflow.tables import schedule as rules
+from convoflow.tables.schedule import Period, Schedule, ScheduleError
 
 MAX_IN_FLIGHT = 16
 RETRY_SECONDS = 300.0

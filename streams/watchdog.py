@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from faust.exceptions import ConsumerNotStarted
 
-from streams.runtime import Runtime, log
+from convoflow.streams.runtime import Runtime, log
 
 CHECK_SECONDS = 2.0
 MAX_REJOINS = 8

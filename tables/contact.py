@@ -19,7 +19,7 @@ def _later(stored: list | None, t: int, eid: str) -> bool:
 def conversation_contributions(conversation_id: str, messages) -> list[dict]:
     """What a conversation tells each contact of its messages (sent to the contact's partition).
 
-    ``messages`` are created-message facts of tables.conversation (position 0 the
+    ``messages`` are created-message facts of convoflow.tables.conversation (position 0 the
     time, 1 the event id, then direction, channel, contact, ...).
     """
     per_contact: dict[str, dict] = {}

@@ -21,8 +21,8 @@ import zlib
 
 import orjson
 
-from tables import conversation as conv
-from tables.conversation import A_AGENT, A_KIND, A_T, A_TEAM, M_AGENT, M_T, M_TEAM, S_AGENT, S_T, S_TEAM
+from convoflow.tables import conversation as conv
+from convoflow.tables.conversation import A_AGENT, A_KIND, A_T, A_TEAM, M_AGENT, M_T, M_TEAM, S_AGENT, S_T, S_TEAM
 
 BUCKET_US = 15 * 60 * 1_000_000
 BUCKETS_PER_DAY = 96

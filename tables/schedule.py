@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from convoflow.events import parse_time
-from exporters.request import EXPORT_TYPES
+from convoflow.contract.events import parse_time
+from convoflow.exporters.request import EXPORT_TYPES
 
 EVERY = ("hourly", "daily", "weekly")
 DEFAULT_SINCE = "7d"

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 
-from streams.exports.coordinator import Coordinator
-from streams.exports.inbox import Inbox
-from streams.exports.protocol import report_context
-from streams.exports.shards import Shards
-from streams.replica import Replica
-from streams.runtime import Runtime
-from streams.scan_process import ScanProcesses
+from convoflow.streams.exports.coordinator import Coordinator
+from convoflow.streams.exports.inbox import Inbox
+from convoflow.streams.exports.protocol import report_context
+from convoflow.streams.exports.shards import Shards
+from convoflow.streams.replica import Replica
+from convoflow.streams.runtime import Runtime
+from convoflow.streams.scan_process import ScanProcesses
 
 __all__ = ["Coordinator", "Inbox", "Shards", "register", "report_context"]
 

@@ -26,15 +26,15 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from convoflow.events import TOPICS, parse_time
-from convoflow.topics import changelog_topic, end_offsets
-from exporters import csvfile
-from exporters.reports import REPORTS, Report, append_run, merge_lines, merge_parts, read_run
-from exporters.request import BadRequest, ExportRequest, parse_request
-from streams.exports.inbox import Inbox
-from streams.exports.protocol import REASSIGNED, report_context
-from streams.replica import Replica
-from streams.runtime import Runtime, dumps, loads, log, partition_for
+from convoflow.contract.events import TOPICS, parse_time
+from convoflow.contract.topics import changelog_topic, end_offsets
+from convoflow.exporters import csvfile
+from convoflow.exporters.reports import REPORTS, Report, append_run, merge_lines, merge_parts, read_run
+from convoflow.exporters.request import BadRequest, ExportRequest, parse_request
+from convoflow.streams.exports.inbox import Inbox
+from convoflow.streams.exports.protocol import REASSIGNED, report_context
+from convoflow.streams.replica import Replica
+from convoflow.streams.runtime import Runtime, dumps, loads, log, partition_for
 
 REBALANCE_RETRIES = 5
 # The longest chain of records that one published record leads to before the tables hold it:

@@ -11,8 +11,8 @@ import asyncio
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from convoflow.topics import changelog_topic, partitions_of, partitions_of_topics
-from streams.runtime import Runtime, poll
+from convoflow.contract.topics import changelog_topic, partitions_of, partitions_of_topics
+from convoflow.streams.runtime import Runtime, poll
 
 
 class Inbox:

@@ -3,10 +3,10 @@ report runs in (the request, its as-of time, this worker's copies of the directo
 contacts' identifiers)."""
 from __future__ import annotations
 
-from exporters.context import ReportContext
-from exporters.request import ExportRequest
-from streams.replica import Replica
-from streams.runtime import Runtime
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.request import ExportRequest
+from convoflow.streams.replica import Replica
+from convoflow.streams.runtime import Runtime
 
 REASSIGNED = "reassigned"  # how a shard's error starts when its partition moved to another worker
 

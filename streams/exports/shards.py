@@ -14,14 +14,14 @@ import asyncio
 import shutil
 from collections import OrderedDict
 
-from exporters.explain import find_report
-from exporters.reports import shard_lines, shard_part
-from exporters.request import ExportRequest
-from streams.exports.inbox import Inbox
-from streams.exports.protocol import REASSIGNED, report_context
-from streams.replica import Replica
-from streams.runtime import Runtime, dumps, loads, log
-from streams.scan_process import ScanProcesses, read_runs, store_states
+from convoflow.exporters.explain import find_report
+from convoflow.exporters.reports import shard_lines, shard_part
+from convoflow.exporters.request import ExportRequest
+from convoflow.streams.exports.inbox import Inbox
+from convoflow.streams.exports.protocol import REASSIGNED, report_context
+from convoflow.streams.replica import Replica
+from convoflow.streams.runtime import Runtime, dumps, loads, log
+from convoflow.streams.scan_process import ScanProcesses, read_runs, store_states
 
 PART_BYTES = 256 * 1024
 MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
@@ -117,7 +117,7 @@ class Shards:
             await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states)), _json_size)
 
     async def scan_with_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
-        """A row report's shard scanned by a process of its own (``streams.scan_process``). A coordinator
+        """A row report's shard scanned by a process of its own (``convoflow.streams.scan_process``). A coordinator
         in this worker takes its run files as they are; one in another worker gets their lines as parts."""
         job = {"report": req["report"], "request": req["request"], "as_of_us": req["as_of_us"],
                "directory": self.replica.directory.entries, "url_template": self.runtime.settings.url_template}

@@ -1,12 +1,12 @@
 """What convoflow's Faust subclasses override or rely on, checked when a worker starts.
 
 Each entry names a function of faust-streaming, mode-streaming or aiokafka whose
-source was read when ``streams.faust_ext`` was written, with a hash of that
+source was read when ``convoflow.streams.faust_ext`` was written, with a hash of that
 source. A release that changes one of them could silently turn a fix off (an
 override of a method Faust no longer calls) or break an assumption, so the
 worker refuses to start and names the first one that differs. After reading the
 new source and adapting the subclasses, record the new hashes with
-``python -m streams.faust_ext.audit`` (it prints the table below).
+``python -m convoflow.streams.faust_ext.audit`` (it prints the table below).
 """
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ import inspect
 import sys
 from importlib import metadata
 
-from convoflow.config import ConfigError
+from convoflow.contract.config import ConfigError
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0", "mode-streaming": "0.7.1"}
 
 # "module:qualified name" -> sha256 of its source, first 16 hex digits.
 AUDITED = {
-    # streams.faust_ext.transport.Consumer overrides these ...
+    # convoflow.streams.faust_ext.transport.Consumer overrides these ...
     "faust.transport.consumer:Consumer._drain_messages": "44a2500309e83c63",
     "faust.transport.consumer:Consumer.getmany": "4b168d84882a70d6",
     "faust.transport.consumer:Consumer._new_offset": "1d2c7ea89a7ad4f1",

@@ -5,7 +5,7 @@ Faust picks a table store by the ``store`` URL's scheme; ``convoflow`` names
 Faust's RocksDB store with two differences:
 
 - Every store of the process shares one block cache, with the write buffers
-  charged to it (``streams.runtime.shared_rocksdb_memory``). Faust gave each
+  charged to it (``convoflow.streams.runtime.shared_rocksdb_memory``). Faust gave each
   partition's store its own cache and write buffers, so a worker's RocksDB
   memory grew with its partitions (28 stores: up to 448 MiB of caches and
   1.3 GiB of write buffers).
@@ -24,7 +24,7 @@ It also names what the agents, exports and metrics read: a partition's
 database (``partition_db``) and the open ones (``open_partitions``); and the
 copies of the table's partitions on the worker's disk (``partition_copies``),
 which the table manager drops when the worker no longer holds them
-(``drop_copy``, ``streams.faust_ext.tables``).
+(``drop_copy``, ``convoflow.streams.faust_ext.tables``).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
 
-from streams.runtime import share_memory
+from convoflow.streams.runtime import share_memory
 
 
 class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):

@@ -5,7 +5,7 @@ Faust picks a transport by the broker URL's scheme; ``convoflow://`` names
 pyproject.toml (``Settings.faust_broker`` writes the URL). Each class below
 subclasses faust-streaming's aiokafka driver and overrides what it must; the
 base methods they override or rely on are checked at start
-(``streams.faust_ext.audit``).
+(``convoflow.streams.faust_ext.audit``).
 
 **Records reach the agents in batches.** The topics an agent reads with
 ``batch_agent`` are registered here as a :class:`BatchSink`. The consumer hands
@@ -52,7 +52,7 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer as FaustProducerBuffer
 
-from convoflow.topics import DURABLE_PRODUCER
+from convoflow.contract.topics import DURABLE_PRODUCER
 
 log = logging.getLogger("convoflow")
 
@@ -472,7 +472,7 @@ class ProducerBuffer(FaustProducerBuffer):
 
 class Producer(faust_aiokafka.Producer):
     """Faust's producer with convoflow's buffer, writing like every producer convoflow makes
-    (``convoflow.topics.DURABLE_PRODUCER``: acks=all and idempotence, which Faust asks for only
+    (``convoflow.contract.topics.DURABLE_PRODUCER``: acks=all and idempotence, which Faust asks for only
     inside transactions, and convoflow uses none)."""
 
     def __init__(self, *args, **kwargs):

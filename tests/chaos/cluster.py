@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from convoflow.topics import deployment_topics
+from convoflow.contract.topics import deployment_topics
 from tests.chaos.conftest import BENIGN_BROKER_AWAY, REPO, ChaosDeployment, ChaosWorker, broker_port
 
 CLUSTER_SH = REPO / "scripts" / "kafka-cluster.sh"

@@ -41,9 +41,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from convoflow.publish import route
-from convoflow.topics import ensure_topics, partitions_of
-from exporters.reports import REPORTS
+from convoflow.tools.publish import route
+from convoflow.contract.topics import ensure_topics, partitions_of
+from convoflow.exporters.reports import REPORTS
 from tests.integration.harness import BENIGN, BROKER, Deployment, Worker, broker_reachable, cell_diff
 from tests.reference import model
 
@@ -725,7 +725,7 @@ def kafka_sh(command: str, timeout: float = 180) -> float:
 
 def simulated(conversations: int, seed: int, days: int = 4, start: str = "2024-10-25T00:00:00Z",
               agents: int = 24, teams: int = 4):
-    from convoflow import simulate
+    from convoflow.tools import simulate
 
     events = simulate.generate(seed=seed, agents=agents, teams=teams, conversations=conversations, days=days, start=start)
     noisy = simulate.disorder(events, seed=seed + 1, duplicate_rate=0.03, window=300)

@@ -26,8 +26,8 @@ from aiokafka.admin import NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from bench.process import free_port
-from convoflow.config import ConfigError, Settings
-from convoflow.topics import deployment_topics, ensure_topics
+from convoflow.contract.config import ConfigError, Settings
+from convoflow.contract.topics import deployment_topics, ensure_topics
 from tests.chaos.cluster import BENIGN_NODE_AWAY, ClusterDeployment, KafkaCluster, cluster_port
 from tests.chaos.conftest import SIZES, Publisher, problems_in, simulated
 

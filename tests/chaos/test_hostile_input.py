@@ -17,7 +17,7 @@ import time
 import orjson
 import pytest
 
-from convoflow.publish import route
+from convoflow.tools.publish import route
 from tests.chaos.conftest import MIB, SIZES, simulated
 
 TZ, FIRST, LAST, AS_OF = "UTC", "2024-10-25", "2024-10-28", "2024-10-29T12:00:00Z"

@@ -16,9 +16,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from convoflow import schema
+from convoflow.contract import schema
 from convoflow.cli import build_parser
-from exporters.request import EXPORT_TYPES
+from convoflow.exporters.request import EXPORT_TYPES
 
 CONVOFLOW = Path(sys.executable).with_name("convoflow")
 NOWHERE = "kafka://127.0.0.1:1"
@@ -204,7 +204,7 @@ def test_validate_lists_each_rejected_line_and_counts_per_type(tmp_path):
 
 
 def test_validate_gives_the_reasons_the_worker_dead_letters_with(tmp_path):
-    from convoflow.events import TYPE_TOPIC, Rejected, parse_record
+    from convoflow.contract.events import TYPE_TOPIC, Rejected, parse_record
 
     path = tmp_path / "events.jsonl"
     path.write_bytes(MIXED)

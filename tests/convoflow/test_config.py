@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from convoflow import config
+from convoflow.contract import config
 from convoflow.cli import main
-from convoflow.config import ConfigError, Settings
+from convoflow.contract.config import ConfigError, Settings
 
 
 def test_rocksdb_memory_defaults_and_environment(monkeypatch):
@@ -174,7 +174,7 @@ def test_bad_settings_stop_the_worker_in_one_line_and_never_stop_help():
 def test_the_settings_table_in_the_docs_is_the_generated_one():
     doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     assert doc.count(config.BEGIN) == 1 and doc.count(config.END) == 1
-    assert config.with_table(doc) == doc, "run: python -m convoflow.config --write docs/operations.md"
+    assert config.with_table(doc) == doc, "run: python -m convoflow.contract.config --write docs/operations.md"
     last_section = doc.rsplit("\n## ", 1)[1]
     assert last_section.startswith("Settings\n") and config.BEGIN in last_section
     for var in config.SETTINGS:

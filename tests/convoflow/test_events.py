@@ -1,4 +1,4 @@
-"""Tests of convoflow.events against the event contract (docs/events.md)."""
+"""Tests of convoflow.contract.events against the event contract (docs/events.md)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convoflow import events
-from convoflow.events import (
-    CONVERSATION_TOPICS,
-    MAX_RECORD_BYTES,
-    TOPICS,
-    TYPE_TOPIC,
-    Rejected,
-    parse_record,
-    parse_time,
-    record_key,
+from convoflow.contract import events
+from convoflow.contract.events import (
+    CONVERSATION_TOPICS, MAX_RECORD_BYTES, TOPICS, TYPE_TOPIC, Rejected, parse_record, parse_time, record_key,
     topic_of,
 )
 

@@ -1,4 +1,4 @@
-"""The live feed's schedule (convoflow/live.py), with a controlled clock: no broker."""
+"""The live feed's schedule (convoflow/tools/live.py), with a controlled clock: no broker."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -6,10 +6,10 @@ from datetime import date, timedelta
 import orjson
 import pytest
 
-from convoflow import live
+from convoflow.tools import live
 from convoflow.cli import main
-from convoflow.config import ConfigError
-from convoflow.events import parse_record, parse_time, topic_of
+from convoflow.contract.config import ConfigError
+from convoflow.contract.events import parse_record, parse_time, topic_of
 
 DAY = date(2025, 3, 1)
 HOUR_US = 3600 * 1_000_000

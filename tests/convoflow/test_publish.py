@@ -6,10 +6,10 @@ import io
 import orjson
 import pytest
 
-from convoflow import publish
-from convoflow.config import Settings
-from convoflow.events import MAX_RECORD_BYTES
-from convoflow.publish import Input, InputError, Progress, decode_line, publish_lines, read_lines
+from convoflow.tools import publish
+from convoflow.contract.config import Settings
+from convoflow.contract.events import MAX_RECORD_BYTES
+from convoflow.tools.publish import Input, InputError, Progress, decode_line, publish_lines, read_lines
 
 MESSAGE = {"event_id": "e1", "type": "message.created", "occurred_at": "2024-07-15T10:00:00Z", "message_id": "m1",
            "conversation_id": "c1", "channel_id": "ch", "contact_profile_id": "ct", "direction": "INBOUND",

@@ -1,4 +1,4 @@
-"""The shipped JSON Schema (convoflow/schema) and the validator (convoflow/events.py) never disagree.
+"""The shipped JSON Schema (convoflow/contract/schema) and the validator (convoflow/contract/events.py) never disagree.
 
 Both get the same valid and invalid events: the cases of test_events.py, the examples of
 docs/events.md, and random events built by hypothesis. The one difference JSON Schema cannot
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convoflow import schema
-from convoflow.events import TYPE_TOPIC, Rejected, describe, parse_record, parse_time
-from convoflow.validate import check
+from convoflow.contract import schema
+from convoflow.contract.events import TYPE_TOPIC, Rejected, describe, parse_record, parse_time
+from convoflow.tools.validate import check
 from tests.convoflow.test_events import MISSING_CASES, VALID, ev, with_, without
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def test_shipped_files_are_generated_from_events_py():
     assert set(shipped) == set(built) == {"event", *TYPE_TOPIC}
     for name, content in built.items():
         assert shipped[name].read_text(encoding="utf-8") == schema.render(content), \
-            f"{name}.json is stale: run python -m convoflow.schema"
+            f"{name}.json is stale: run python -m convoflow.contract.schema"
 
 
 @pytest.mark.parametrize("name", schema.names())
@@ -78,7 +78,7 @@ def test_every_file_is_a_valid_2020_12_schema(name):
 
 def test_the_files_are_package_data():
     text = (ROOT / "pyproject.toml").read_text()
-    assert '"convoflow.schema" = ["*.json"]' in text
+    assert '"convoflow.contract.schema" = ["*.json"]' in text
 
 
 def test_unknown_name_is_refused():

@@ -6,8 +6,8 @@ import logging
 import pytest
 
 from convoflow.app import create_app
-from convoflow.config import ConfigError, Settings
-from convoflow.topics import deployment_topics, replication_for
+from convoflow.contract.config import ConfigError, Settings
+from convoflow.contract.topics import deployment_topics, replication_for
 
 
 def test_every_topic_the_worker_reads_or_writes_is_created_up_front():

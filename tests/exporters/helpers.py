@@ -1,12 +1,12 @@
 """Hand-made events, a directory, and a report run the way the workers run it (shards, JSON, merge)."""
 import orjson
 
-from convoflow.events import parse_time
-from exporters import csvfile
-from exporters.reports import REPORTS, decoder, merge_lines, merge_parts, shard_lines, shard_part
-from tables import conversation
-from tables import directory
-from tables.directory import Directory
+from convoflow.contract.events import parse_time
+from convoflow.exporters import csvfile
+from convoflow.exporters.reports import REPORTS, decoder, merge_lines, merge_parts, shard_lines, shard_part
+from convoflow.tables import conversation
+from convoflow.tables import directory
+from convoflow.tables.directory import Directory
 
 _n = iter(range(10**9))
 

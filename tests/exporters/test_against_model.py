@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convoflow import simulate
-from convoflow.events import parse_record, parse_time, topic_of
-from exporters import csvfile
-from exporters.context import ReportContext
-from exporters.reports import REPORTS
-from exporters.request import ExportRequest
-from streams.people import day_key
-from tables import contact, conversation, directory, people, presence
-from tables.directory import Directory
+from convoflow.tools import simulate
+from convoflow.contract.events import parse_record, parse_time, topic_of
+from convoflow.exporters import csvfile
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.reports import REPORTS
+from convoflow.exporters.request import ExportRequest
+from convoflow.streams.people import day_key
+from convoflow.tables import contact, conversation, directory, people, presence
+from convoflow.tables.directory import Directory
 from tests.exporters.helpers import json_round_trip, run
 from tests.reference import model
 

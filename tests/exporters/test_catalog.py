@@ -5,11 +5,11 @@ from functools import reduce
 
 import orjson
 
-from convoflow.events import parse_time
-from exporters.context import ReportContext
-from exporters.reports import REPORTS
-from exporters.request import ExportRequest
-from tables import conversation as conv
+from convoflow.contract.events import parse_time
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.reports import REPORTS
+from convoflow.exporters.request import ExportRequest
+from convoflow.tables import conversation as conv
 from tests.exporters.helpers import ev, make_directory, run
 
 

@@ -7,13 +7,13 @@ from functools import reduce
 
 import orjson
 
-from convoflow.events import parse_time
-from exporters import csvfile
-from exporters.context import ReportContext
-from exporters.reports import REPORTS
-from exporters.request import ExportRequest
-from tables import contact
-from tables import conversation as conv
+from convoflow.contract.events import parse_time
+from convoflow.exporters import csvfile
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.reports import REPORTS
+from convoflow.exporters.request import ExportRequest
+from convoflow.tables import contact
+from convoflow.tables import conversation as conv
 from tests.exporters.helpers import ev, make_directory, run
 
 

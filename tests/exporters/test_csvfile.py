@@ -1,7 +1,7 @@
 """CSV lines formatted ahead (by shards) are the bytes the file writer would write."""
 from zoneinfo import ZoneInfo
 
-from exporters import csvfile
+from convoflow.exporters import csvfile
 
 ROWS = [
     ["plain", "", "with,comma", 'with "quotes"', "multi\nline", "cr\rinside", " spaced ", "ünïcödé"],

@@ -2,17 +2,18 @@
 teams report, and the queue and hourly figures are the rows' arithmetic."""
 import random
 
-from convoflow import simulate
-from convoflow.events import parse_time
-from exporters.context import ReportContext
-from exporters.dashboard_figures import (FIRST_RESPONSES, FRT_LABELS, first_response_summary, frt_class,
-                                         queue_summary, responses_per_hour)
-from exporters.explain import find_report
-from exporters.headers import HEADERS
-from exporters.reports import REPORTS, merge_parts, shard_part
-from exporters.request import ExportRequest
-from tables import contact
-from tables.directory import Directory
+from convoflow.tools import simulate
+from convoflow.contract.events import parse_time
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.dashboard_figures import (
+    FIRST_RESPONSES, FRT_LABELS, first_response_summary, frt_class, queue_summary, responses_per_hour,
+)
+from convoflow.exporters.explain import find_report
+from convoflow.exporters.headers import HEADERS
+from convoflow.exporters.reports import REPORTS, merge_parts, shard_part
+from convoflow.exporters.request import ExportRequest
+from convoflow.tables import contact
+from convoflow.tables.directory import Directory
 from tests.exporters.helpers import json_round_trip, run, stored
 from tests.exporters.test_against_model import fed_in_batches
 

@@ -7,16 +7,17 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from convoflow import simulate
-from convoflow.events import parse_time
-from exporters import csvfile
-from exporters.context import ReportContext
-from exporters.explain import (COLUMNS, CHANNEL_ROWS, ROW_IDS, NoRow, answer, csv_rows,
-                               find_report, parse_cell, report_name)
-from exporters.reports import REPORTS, merge_parts, shard_part
-from exporters.request import BadRequest, ExportRequest
-from tables import contact, people
-from tables.directory import Directory
+from convoflow.tools import simulate
+from convoflow.contract.events import parse_time
+from convoflow.exporters import csvfile
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.explain import (
+    COLUMNS, CHANNEL_ROWS, ROW_IDS, NoRow, answer, csv_rows, find_report, parse_cell, report_name,
+)
+from convoflow.exporters.reports import REPORTS, merge_parts, shard_part
+from convoflow.exporters.request import BadRequest, ExportRequest
+from convoflow.tables import contact, people
+from convoflow.tables.directory import Directory
 from tests.exporters.helpers import json_round_trip, run, stored
 from tests.exporters.test_against_model import fed_in_batches
 
@@ -222,7 +223,7 @@ def test_bad_cells_get_a_specific_reason(args, message):
 
 
 def test_a_quoted_id_names_the_row_it_was_written_for():
-    from exporters.explain import keys_of, raw_ids
+    from convoflow.exporters.explain import keys_of, raw_ids
 
     assert raw_ids("'=a") == ["'=a", "=a"]
     assert raw_ids("'x") == ["'x"]  # a quote a cell would not add is part of the id

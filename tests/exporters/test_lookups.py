@@ -1,14 +1,14 @@
 """Live lookups (exporters/lookups.py): a conversation's lookup is its row of the conversations report."""
 import random
 
-from convoflow import simulate
-from convoflow.events import parse_time
-from exporters.context import ReportContext
-from exporters.headers import HEADERS
-from exporters.lookups import LOOKUPS
-from exporters.request import ExportRequest
-from tables import contact
-from tables.directory import Directory
+from convoflow.tools import simulate
+from convoflow.contract.events import parse_time
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.headers import HEADERS
+from convoflow.exporters.lookups import LOOKUPS
+from convoflow.exporters.request import ExportRequest
+from convoflow.tables import contact
+from convoflow.tables.directory import Directory
 from tests.exporters.helpers import run, stored
 from tests.exporters.test_against_model import fed_in_batches
 

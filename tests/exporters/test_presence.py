@@ -1,10 +1,10 @@
 """agent_presence on hand-made presence states, run the way the coordinator runs a row report."""
 import random
 
-from convoflow.events import parse_time
-from exporters.context import ReportContext
-from exporters.request import ExportRequest
-from tables import presence
+from convoflow.contract.events import parse_time
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.request import ExportRequest
+from convoflow.tables import presence
 from tests.exporters.helpers import ev, make_directory, run
 
 

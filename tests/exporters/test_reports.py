@@ -1,7 +1,7 @@
 """How a shard cuts a row report into sorted runs for the coordinator to merge."""
-from exporters.reports import REPORTS, merge_lines, shard_lines
-from exporters.request import ExportRequest
-from exporters.context import ReportContext
+from convoflow.exporters.reports import REPORTS, merge_lines, shard_lines
+from convoflow.exporters.request import ExportRequest
+from convoflow.exporters.context import ReportContext
 
 REPORT = REPORTS["conversations_resolved"]
 CTX = ReportContext(ExportRequest(request_id="r", export_type="conversations_resolved", time_zone="UTC",

@@ -13,8 +13,8 @@ from pathlib import Path
 import orjson
 
 from bench.process import WorkerProcess
-from convoflow.config import Settings
-from convoflow.publish import publish_events, request_export
+from convoflow.contract.config import Settings
+from convoflow.tools.publish import publish_events, request_export
 
 BROKER = os.environ.get("CONVOFLOW_BROKER", "kafka://127.0.0.1:9092")
 

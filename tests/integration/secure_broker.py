@@ -19,8 +19,8 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.process import free_port, stop_process
-from convoflow.config import Settings
-from convoflow.topics import check_connection
+from convoflow.contract.config import Settings
+from convoflow.contract.topics import check_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "convoflow", "s3cret-Passw0rd"

@@ -7,8 +7,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from convoflow.app import create_app
-from convoflow.config import Settings
-from streams.runtime import OFFSET_KEY, TableWriter, partition_context
+from convoflow.contract.config import Settings
+from convoflow.streams.runtime import OFFSET_KEY, TableWriter, partition_context
 from tests.integration.harness import BROKER
 from tests.streams.worker_app import record
 

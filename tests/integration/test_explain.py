@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from convoflow import simulate
+from convoflow.tools import simulate
 from tests.integration.harness import BROKER, workers_running
 
 FIRST, LAST, AS_OF, TZ = "2024-07-15", "2024-07-17", "2024-07-18T06:00:00Z", "Europe/Amsterdam"

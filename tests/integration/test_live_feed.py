@@ -13,9 +13,9 @@ import uuid
 
 from aiokafka import AIOKafkaConsumer
 
-from convoflow.config import Settings
-from convoflow.events import parse_record, parse_time
-from convoflow.topics import partitions_of_topics
+from convoflow.contract.config import Settings
+from convoflow.contract.events import parse_record, parse_time
+from convoflow.contract.topics import partitions_of_topics
 from tests.integration.harness import BROKER
 
 BACKFILL_LINE = re.compile(r"^live: backfill published .*: (\d+) events")

@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from convoflow import simulate
+from convoflow.tools import simulate
 from tests.integration.harness import workers_running
 
 FIRST, LAST, AS_OF = "2024-07-15", "2024-07-17", "2024-07-18T06:00:00Z"
@@ -80,7 +80,7 @@ def test_contact_and_presence_lookups(deployment2):
 
 
 def simulate_time(e):
-    from convoflow.events import parse_time
+    from convoflow.contract.events import parse_time
 
     return parse_time(e["occurred_at"])
 

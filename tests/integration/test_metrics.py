@@ -9,8 +9,8 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from convoflow import simulate
-from convoflow.events import TOPICS, TYPE_TOPIC
+from convoflow.tools import simulate
+from convoflow.contract.events import TOPICS, TYPE_TOPIC
 from tests.integration.harness import Deployment, problems_in_log
 
 BAD_LINES = [b"{not json", b"[1, 2, 3]", b'{"type": "message.teleported", "conversation_id": "x"}']

@@ -18,7 +18,7 @@ import uuid
 import orjson
 import pytest
 
-from convoflow.publish import _producer, request_export, route
+from convoflow.tools.publish import _producer, request_export, route
 from tests.integration.harness import workers_running
 
 ROUNDS = 3

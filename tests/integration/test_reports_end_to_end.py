@@ -2,11 +2,11 @@
 every report compared cell by cell with the reference model (tests/reference/model.py)."""
 import pytest
 
-from convoflow import simulate
+from convoflow.tools import simulate
 from tests.integration.harness import cell_diff
 from tests.reference import model
 
-from exporters.reports import REPORTS
+from convoflow.exporters.reports import REPORTS
 
 ROW_REPORTS = sorted(REPORTS)
 # Late October: Europe/Amsterdam leaves summer time on 2024-10-27 (a 25-hour day).

@@ -5,11 +5,11 @@ import uuid
 from aiokafka import AIOKafkaProducer
 
 from convoflow.app import create_app
-from convoflow.config import Settings
+from convoflow.contract.config import Settings
 from faust.types import TP
 
-from convoflow.topics import changelog_topic, ensure_topics
-from streams import restore
+from convoflow.contract.topics import changelog_topic, ensure_topics
+from convoflow.streams import restore
 from tests.integration.harness import BROKER
 
 

@@ -1,9 +1,9 @@
-"""Row exports whose shards are scanned by processes of their own (streams.scan_process), on two
+"""Row exports whose shards are scanned by processes of their own (convoflow.streams.scan_process), on two
 workers: a coordinator takes its own worker's run files as they are and the other worker's lines
 as parts, and every report is still the reference model's, cell by cell."""
 import pytest
 
-from convoflow import simulate
+from convoflow.tools import simulate
 from tests.integration.harness import cell_diff, workers_running
 from tests.integration.test_metrics import scrape
 from tests.reference import model

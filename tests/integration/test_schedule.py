@@ -10,9 +10,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from convoflow import simulate
-from convoflow.topics import partitions_of
-from tables import schedule as rules
+from convoflow.tools import simulate
+from convoflow.contract.topics import partitions_of
+from convoflow.tables import schedule as rules
 from tests.integration.harness import Deployment, problems_in_log
 
 SCHEDULES = [

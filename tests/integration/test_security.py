@@ -11,7 +11,7 @@ import sys
 import orjson
 import pytest
 
-from convoflow import simulate
+from convoflow.tools import simulate
 from tests.integration.harness import Deployment, cell_diff, problems_in_log
 from tests.integration.secure_broker import SecureBroker, make_ca
 from tests.reference import model

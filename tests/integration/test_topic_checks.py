@@ -14,8 +14,8 @@ import uuid
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.process import free_port
-from convoflow.config import Settings
-from convoflow.topics import changelog_topic, deployment_topics, ensure_topics
+from convoflow.contract.config import Settings
+from convoflow.contract.topics import changelog_topic, deployment_topics, ensure_topics
 from tests.integration.harness import BROKER, workers_running
 
 

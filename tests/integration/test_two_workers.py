@@ -1,8 +1,8 @@
 """Two workers share the partitions: every report still gathers all of them."""
 import pytest
 
-from convoflow import simulate
-from exporters.reports import REPORTS
+from convoflow.tools import simulate
+from convoflow.exporters.reports import REPORTS
 from tests.integration.harness import cell_diff, workers_running
 from tests.reference import model
 

@@ -1,6 +1,6 @@
-"""The operators' pages (streams/dashboard.py): which files they serve, and the checks before an answer.
+"""The operators' pages (web/dashboard.py): which files they serve, and the checks before an answer.
 The views themselves answer over HTTP in tests/integration and tests/ui."""
-from streams.dashboard import _zone_error, static_file
+from convoflow.web.dashboard import _zone_error, static_file
 
 
 def test_the_pages_and_their_scripts_are_served_with_their_type():

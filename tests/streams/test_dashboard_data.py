@@ -1,12 +1,12 @@
-"""The live dashboard's numbers (streams/dashboard_data.py): one computation per zone and day at a time,
+"""The live dashboard's numbers (web/dashboard_data.py): one computation per zone and day at a time,
 shared by the polls that wait for it, and kept for the cache time; read from the reports."""
 import asyncio
 
-from convoflow.config import Settings
-from exporters.dashboard_figures import FIRST_RESPONSES
-from exporters.headers import HEADERS
-from streams.dashboard_data import Dashboard
-from streams.runtime import Runtime
+from convoflow.contract.config import Settings
+from convoflow.exporters.dashboard_figures import FIRST_RESPONSES
+from convoflow.exporters.headers import HEADERS
+from convoflow.web.dashboard_data import Dashboard
+from convoflow.streams.runtime import Runtime
 
 
 class Coordinator:

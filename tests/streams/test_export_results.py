@@ -2,8 +2,8 @@
 of export-results applied one by one."""
 import orjson
 
-from convoflow.config import Settings
-from streams.export_results import Results, public_result, rfc3339
+from convoflow.contract.config import Settings
+from convoflow.streams.export_results import Results, public_result, rfc3339
 
 
 def result(rid: str, status: str, **more) -> bytes:

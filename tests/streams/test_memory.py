@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from streams import memory
+from convoflow.streams import memory
 
 pytestmark = pytest.mark.skipif(not memory._glibc(), reason="glibc only")
 

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
-from convoflow.config import Settings
-from streams import runtime as rt
-from streams.faust_ext.transport import Chunk
+from convoflow.contract.config import Settings
+from convoflow.streams import runtime as rt
+from convoflow.streams.faust_ext.transport import Chunk
 
 from .worker_app import PREFIX, record, run
 

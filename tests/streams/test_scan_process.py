@@ -7,18 +7,18 @@ import sys
 import pytest
 from rocksdict import Options, Rdict
 
-from convoflow import simulate
+from convoflow.tools import simulate
 import orjson
 
-from convoflow.events import parse_record, parse_time, topic_of
-from exporters.context import ReportContext
-from exporters.reports import REPORTS, merge_lines, shard_lines
-from exporters.request import ExportRequest
-from streams.contact_copy import NONE, ContactCopy
-from streams import scan_process
-from streams.scan_process import ScanProcesses, read_runs, run_helper, scan_store
-from tables import conversation
-from tables.directory import Directory, entity_key, merge
+from convoflow.contract.events import parse_record, parse_time, topic_of
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.reports import REPORTS, merge_lines, shard_lines
+from convoflow.exporters.request import ExportRequest
+from convoflow.streams.contact_copy import NONE, ContactCopy
+from convoflow.streams import scan_process
+from convoflow.streams.scan_process import ScanProcesses, read_runs, run_helper, scan_store
+from convoflow.tables import conversation
+from convoflow.tables.directory import Directory, entity_key, merge
 
 REQUEST = {"request_id": "r", "export_type": "conversations_resolved", "time_zone": "Europe/Brussels",
            "date_from": "2024-07-01", "date_to": "2024-07-04", "channels": [], "as_of": None}

@@ -4,9 +4,9 @@ from datetime import date, datetime
 
 import pytest
 
-from exporters.request import REQUEST_ID, local_range_us, parse_request
-from tables import schedule as rules
-from tables.schedule import Schedule, ScheduleError, due, parse_schedules, periods_ended, request_id
+from convoflow.exporters.request import REQUEST_ID, local_range_us, parse_request
+from convoflow.tables import schedule as rules
+from convoflow.tables.schedule import Schedule, ScheduleError, due, parse_schedules, periods_ended, request_id
 
 
 def us(text: str) -> int:
@@ -230,9 +230,9 @@ def test_the_scheduler_runs_on_the_owner_of_partition_0_and_files_each_result(tm
 
     from faust.types import TP
 
-    from convoflow.config import Settings
-    from streams.runtime import Runtime
-    from streams.schedule import Scheduler
+    from convoflow.contract.config import Settings
+    from convoflow.streams.runtime import Runtime
+    from convoflow.streams.schedule import Scheduler
 
     settings = Settings(topic_prefix="p-", export_dir=str(tmp_path))
     schedules = [Schedule("teams", "daily", "UTC", since="2024-07-15")]

@@ -6,7 +6,7 @@ from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
 from convoflow.app import create_app
-from convoflow.config import Settings
+from convoflow.contract.config import Settings
 
 PREFIX = "ext-"
 

@@ -3,8 +3,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convoflow.events import parse_time
-from tables import conversation as conv
+from convoflow.contract.events import parse_time
+from convoflow.tables import conversation as conv
 
 T0 = "2024-07-18T09:00:00Z"
 

@@ -3,8 +3,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tables import people
-from tables.people import BUCKETS_PER_DAY
+from convoflow.tables import people
+from convoflow.tables.people import BUCKETS_PER_DAY
 
 DAY = 20_000
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from convoflow import simulate
+from convoflow.tools import simulate
 
 AGENT_COLUMNS = ["Replies", "Resolves - With Reply", "Resolves - No Reply", "Handle Time (s)", "Avg. Handle Time (s)",
                  "Contacts Helped"]

@@ -5,7 +5,7 @@ import collections
 
 import pytest
 
-from convoflow.simulate import generate
+from convoflow.tools.simulate import generate
 
 
 @pytest.fixture(scope="package")

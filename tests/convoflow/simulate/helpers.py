@@ -28,7 +28,7 @@ STANDARD = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
 def us(ts: str) -> int:
-    """RFC 3339 -> µs since the epoch (independent of convoflow.events)."""
+    """RFC 3339 -> µs since the epoch (independent of convoflow.contract.events)."""
     assert RFC3339.fullmatch(ts), ts
     text = ts.replace(" ", "T").replace("t", "T")
     if text[-1] in "Zz":

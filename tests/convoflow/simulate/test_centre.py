@@ -1,8 +1,8 @@
-"""Tests of the draws every part of the simulation shares (convoflow/simulate/centre.py)."""
+"""Tests of the draws every part of the simulation shares (convoflow/tools/simulate/centre.py)."""
 from __future__ import annotations
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import MS, SEC, parse_start
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import MS, SEC, parse_start
 
 
 def test_draws_are_in_range_and_repeat_with_the_seed():

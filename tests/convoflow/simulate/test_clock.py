@@ -1,10 +1,10 @@
-"""Tests of the simulation's clock (convoflow/simulate/clock.py)."""
+"""Tests of the simulation's clock (convoflow/tools/simulate/clock.py)."""
 from __future__ import annotations
 
 import pytest
 
-from convoflow.simulate import check_start
-from convoflow.simulate.clock import DAY, HOUR, MIN, MS, SEC, Timestamps, parse_start
+from convoflow.tools.simulate import check_start
+from convoflow.tools.simulate.clock import DAY, HOUR, MIN, MS, SEC, Timestamps, parse_start
 
 T = parse_start("2024-07-15T09:15:02.123Z")
 

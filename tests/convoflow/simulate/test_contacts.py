@@ -1,4 +1,4 @@
-"""Tests of the simulated contacts (convoflow/simulate/contacts.py)."""
+"""Tests of the simulated contacts (convoflow/tools/simulate/contacts.py)."""
 from __future__ import annotations
 
 import collections

@@ -1,4 +1,4 @@
-"""Tests of how simulated conversations go (convoflow/simulate/conversations.py)."""
+"""Tests of how simulated conversations go (convoflow/tools/simulate/conversations.py)."""
 from __future__ import annotations
 
 import collections

@@ -1,4 +1,4 @@
-"""Tests of the simulated directory (convoflow/simulate/directory.py)."""
+"""Tests of the simulated directory (convoflow/tools/simulate/directory.py)."""
 from __future__ import annotations
 
 import collections

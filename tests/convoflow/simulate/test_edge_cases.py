@@ -1,7 +1,7 @@
-"""Tests of the one-off edge cases (convoflow/simulate/edge_cases.py)."""
+"""Tests of the one-off edge cases (convoflow/tools/simulate/edge_cases.py)."""
 from __future__ import annotations
 
-from convoflow.simulate import GHOST_SURVEY_ID, generate
+from convoflow.tools.simulate import GHOST_SURVEY_ID, generate
 
 
 def test_one_answer_to_a_survey_never_sent(by_type):

@@ -1,9 +1,9 @@
-"""Tests of status changes, lock sessions, topics, tags and CSAT (convoflow/simulate/handling.py)."""
+"""Tests of status changes, lock sessions, topics, tags and CSAT (convoflow/tools/simulate/handling.py)."""
 from __future__ import annotations
 
 import collections
 
-from convoflow.simulate import GHOST_SURVEY_ID
+from convoflow.tools.simulate import GHOST_SURVEY_ID
 from tests.convoflow.simulate.helpers import us
 
 

@@ -1,9 +1,9 @@
-"""Tests of the simulated messages (convoflow/simulate/messages.py)."""
+"""Tests of the simulated messages (convoflow/tools/simulate/messages.py)."""
 from __future__ import annotations
 
 import collections
 
-from convoflow.simulate import GHOST_MESSAGE_ID
+from convoflow.tools.simulate import GHOST_MESSAGE_ID
 from tests.convoflow.simulate.helpers import MESSAGE_REFS
 
 

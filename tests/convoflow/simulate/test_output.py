@@ -1,4 +1,4 @@
-"""Tests of the simulation's output: ids, timestamps, disorder, JSON lines, keys (convoflow/simulate/output.py)."""
+"""Tests of the simulation's output: ids, timestamps, disorder, JSON lines, keys (convoflow/tools/simulate/output.py)."""
 from __future__ import annotations
 
 import collections
@@ -7,7 +7,7 @@ import re
 import orjson
 import pytest
 
-from convoflow.simulate import disorder, generate, iter_jsonl, key_of
+from convoflow.tools.simulate import disorder, generate, iter_jsonl, key_of
 from tests.convoflow.simulate.helpers import RFC3339, START, STANDARD, us
 
 

@@ -1,4 +1,4 @@
-"""Tests of the agents' simulated presence (convoflow/simulate/presence.py)."""
+"""Tests of the agents' simulated presence (convoflow/tools/simulate/presence.py)."""
 from __future__ import annotations
 
 import collections

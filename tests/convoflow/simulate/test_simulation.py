@@ -1,4 +1,4 @@
-"""Tests of a whole simulation run (convoflow/simulate/simulation.py): determinism, sizes, the contract."""
+"""Tests of a whole simulation run (convoflow/tools/simulate/simulation.py): determinism, sizes, the contract."""
 from __future__ import annotations
 
 import hashlib
@@ -7,11 +7,11 @@ import time
 import orjson
 import pytest
 
-from convoflow import events as contract
-from convoflow.simulate import generate, iter_jsonl, key_of
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import DAY, HOUR, MIN, parse_start
-from convoflow.simulate.simulation import contact_deck, start_times
+from convoflow.contract import events as contract
+from convoflow.tools.simulate import generate, iter_jsonl, key_of
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import DAY, HOUR, MIN, parse_start
+from convoflow.tools.simulate.simulation import contact_deck, start_times
 from tests.convoflow.simulate.helpers import ALL_TYPES, us
 
 

@@ -2,8 +2,8 @@
 import asyncio
 from types import SimpleNamespace
 
-from streams.exports import coordinator as coordinating
-from streams.exports.coordinator import CATCHUP_HOPS
+from convoflow.streams.exports import coordinator as coordinating
+from convoflow.streams.exports.coordinator import CATCHUP_HOPS
 
 
 def catch_up_rounds(monkeypatch, ends_seen: list[dict]) -> list[dict]:

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import orjson
 from aiokafka.structs import ConsumerRecord
 
-from streams.exports import inbox as inbox_module
-from streams.exports.inbox import Inbox
+from convoflow.streams.exports import inbox as inbox_module
+from convoflow.streams.exports.inbox import Inbox
 
 
 def part(key: bytes | None, shard: int) -> ConsumerRecord:

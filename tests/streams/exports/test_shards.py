@@ -3,10 +3,10 @@ over directly; a shard request delivered twice is answered once."""
 import asyncio
 from types import SimpleNamespace
 
-from convoflow.config import Settings
-from streams.exports.inbox import Inbox
-from streams.exports.shards import LOCAL_PARTS_AHEAD, Shards
-from streams.runtime import dumps
+from convoflow.contract.config import Settings
+from convoflow.streams.exports.inbox import Inbox
+from convoflow.streams.exports.shards import LOCAL_PARTS_AHEAD, Shards
+from convoflow.streams.runtime import dumps
 
 
 class Producer:

@@ -5,7 +5,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from faust.assignor.client_assignment import ClientAssignment, ClientMetadata
 from faust.types import TP
 
-from streams.faust_ext import assignor as a
+from convoflow.streams.faust_ext import assignor as a
 
 from ..worker_app import PREFIX
 

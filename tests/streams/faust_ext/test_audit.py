@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from streams.faust_ext import audit
+from convoflow.streams.faust_ext import audit
 
 
 def test_the_installed_versions_and_every_audited_function_are_the_audited_ones():

@@ -1,7 +1,7 @@
 """convoflow's RocksDB store, as the real store of a worker app's table."""
-from convoflow.config import Settings
-from streams.faust_ext.store import SharedMemoryOptions
-from streams.runtime import ROCKSDB_OPTIONS, configure_rocksdb_memory, shared_rocksdb_memory
+from convoflow.contract.config import Settings
+from convoflow.streams.faust_ext.store import SharedMemoryOptions
+from convoflow.streams.runtime import ROCKSDB_OPTIONS, configure_rocksdb_memory, shared_rocksdb_memory
 
 
 def test_every_store_uses_the_one_cache_of_the_process_with_its_write_buffers_charged_to_it(tmp_path):

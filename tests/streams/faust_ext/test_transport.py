@@ -5,7 +5,7 @@ import pytest
 from faust.transport.producer import ProducerBuffer as FaustProducerBuffer
 from faust.types import TP
 
-from streams.faust_ext import store, tables, transport
+from convoflow.streams.faust_ext import store, tables, transport
 
 from ..worker_app import PREFIX, Script, nothing, record, records, run
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from convoflow.config import Settings
-from convoflow.events import MAX_RECORD_BYTES, Rejected, record_key, topic_of
-from convoflow.topics import DURABLE_PRODUCER, ensure_topics, partitions_of
+from convoflow.contract.config import Settings
+from convoflow.contract.events import MAX_RECORD_BYTES, Rejected, record_key, topic_of
+from convoflow.contract.topics import DURABLE_PRODUCER, ensure_topics, partitions_of
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"

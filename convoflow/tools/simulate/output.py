@@ -8,8 +8,8 @@ from typing import Iterable, Iterator
 
 import orjson
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import MS, SEC
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import MS, SEC
 
 _time = itemgetter(0)
 

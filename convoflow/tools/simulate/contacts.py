@@ -7,11 +7,11 @@ attributes set, overwritten or cleared around their first conversation.
 """
 from __future__ import annotations
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import DAY, MS
-from convoflow.simulate.directory import Directory
-from convoflow.simulate.edge_cases import EdgeCases
-from convoflow.simulate.vocabulary import ATTRIBUTES, CONTACT_NAMES, HANDLE_WORDS, LANGUAGES
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import DAY, MS
+from convoflow.tools.simulate.directory import Directory
+from convoflow.tools.simulate.edge_cases import EdgeCases
+from convoflow.tools.simulate.vocabulary import ATTRIBUTES, CONTACT_NAMES, HANDLE_WORDS, LANGUAGES
 
 
 class Contact:

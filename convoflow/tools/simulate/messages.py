@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.directory import Directory
-from convoflow.simulate.edge_cases import EdgeCases
-from convoflow.simulate.vocabulary import EDITED_TEXTS, INBOUND_TEXTS, REPLY_TEXTS
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.directory import Directory
+from convoflow.tools.simulate.edge_cases import EdgeCases
+from convoflow.tools.simulate.vocabulary import EDITED_TEXTS, INBOUND_TEXTS, REPLY_TEXTS
 
 if TYPE_CHECKING:
-    from convoflow.simulate.conversations import Conversation
+    from convoflow.tools.simulate.conversations import Conversation
 
 SOCIAL_MEDIA = ("twitter", "facebook", "instagram")  # inbound messages there may link to a post
 

@@ -54,10 +54,10 @@ Where each part lives:
 
 from __future__ import annotations
 
-from convoflow.simulate.clock import check_start
-from convoflow.simulate.edge_cases import GHOST_MESSAGE_ID, GHOST_SURVEY_ID
-from convoflow.simulate.output import disorder, iter_jsonl, key_of
-from convoflow.simulate.simulation import generate
+from convoflow.tools.simulate.clock import check_start
+from convoflow.tools.simulate.edge_cases import GHOST_MESSAGE_ID, GHOST_SURVEY_ID
+from convoflow.tools.simulate.output import disorder, iter_jsonl, key_of
+from convoflow.tools.simulate.simulation import generate
 
 __all__ = [
     "generate",

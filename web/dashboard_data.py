@@ -17,14 +17,15 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from exporters.dashboard_figures import (FIRST_RESPONSES, first_response_summary, queue_summary,
-                                         responses_per_hour)
-from exporters.headers import HEADERS
-from exporters.lookups import LOOKUPS
-from exporters.reports import REPORTS
-from exporters.request import parse_request
-from streams.export_results import EPOCH, now_us, rfc3339
-from streams.runtime import Runtime
+from convoflow.exporters.dashboard_figures import (
+    FIRST_RESPONSES, first_response_summary, queue_summary, responses_per_hour,
+)
+from convoflow.exporters.headers import HEADERS
+from convoflow.exporters.lookups import LOOKUPS
+from convoflow.exporters.reports import REPORTS
+from convoflow.exporters.request import parse_request
+from convoflow.streams.export_results import EPOCH, now_us, rfc3339
+from convoflow.streams.runtime import Runtime
 
 CACHED_DAYS = 50  # (zone, day) answers kept
 

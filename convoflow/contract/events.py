@@ -1,7 +1,7 @@
 """Validation and normalisation of one Kafka record of the event contract.
 
 The contract is ``docs/events.md``; this module is its executable form, and
-``convoflow/schema`` its JSON Schema, generated from the tables below.  It is
+``convoflow/contract/schema`` its JSON Schema, generated from the tables below.  It is
 pure (stdlib + orjson only, no Kafka or Faust) and sits on the hot path, so
 checks are table driven and allocate nothing beyond the returned dict.
 
@@ -19,7 +19,7 @@ Public API
                          ``None`` for a tombstone, else the normalised event.
 ``record_key(event)``    the partition key the contract names for the event.
 ``topic_of(event_type)`` logical topic of a type (``Rejected`` if unknown).
-``describe()``           the contract's tables as plain data (for ``convoflow.schema``).
+``describe()``           the contract's tables as plain data (for ``convoflow.contract.schema``).
 
 Normalised event
 ----------------

@@ -1,6 +1,6 @@
 """A contact centre in real time: ``convoflow simulate --live``.
 
-The live feed plays the simulator's days (``convoflow.simulate.generate``, one
+The live feed plays the simulator's days (``convoflow.tools.simulate.generate``, one
 UTC day at a time) against the wall clock: every event is published when its
 ``occurred_at`` arrives, so agents log in and out on their shifts and
 conversations open, are answered and resolved while a dashboard watches.
@@ -37,9 +37,9 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from operator import itemgetter
 
-from convoflow import simulate
-from convoflow.config import ConfigError, Settings
-from convoflow.events import parse_time
+from convoflow.tools import simulate
+from convoflow.contract.config import ConfigError, Settings
+from convoflow.contract.events import parse_time
 
 DAY_US = 86_400 * 1_000_000
 MAX_RATE = 1000.0  # conversations per hour: a day is generated in memory at once
@@ -155,7 +155,7 @@ def _count(counts: Counter, event: dict) -> None:
 async def run(settings: Settings, feed: Feed, stop: asyncio.Event, clock=time.time, out=None,
               report_every: float = 60.0) -> Counter:
     """Publish the feed's past at once, then each event at its time, until ``stop`` is set."""
-    from convoflow.publish import _producer, route
+    from convoflow.tools.publish import _producer, route
 
     out = out if out is not None else sys.stderr
     now_us = lambda: int(clock() * 1_000_000)  # noqa: E731

@@ -15,11 +15,11 @@ import uuid
 import orjson
 from faust.web import Request, Response, View
 
-from exporters.lookups import LOOKUPS
-from exporters.reports import REPORTS
-from exporters.request import BadRequest, parse_request
-from streams.exports import report_context
-from streams.runtime import Runtime
+from convoflow.exporters.lookups import LOOKUPS
+from convoflow.exporters.reports import REPORTS
+from convoflow.exporters.request import BadRequest, parse_request
+from convoflow.streams.exports import report_context
+from convoflow.streams.runtime import Runtime
 
 TODAY_DEFAULT = "1970-01-01"
 

@@ -8,11 +8,11 @@ zero-length interval.
 """
 from __future__ import annotations
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import DAY, HOUR, MIN, MS
-from convoflow.simulate.directory import Directory
-from convoflow.simulate.edge_cases import EdgeCases
-from convoflow.simulate.vocabulary import ZONE_START_MIN
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import DAY, HOUR, MIN, MS
+from convoflow.tools.simulate.directory import Directory
+from convoflow.tools.simulate.edge_cases import EdgeCases
+from convoflow.tools.simulate.vocabulary import ZONE_START_MIN
 
 LAST_PICKUP = 10 * MIN  # an agent picks up no conversation this close to the end of a shift
 

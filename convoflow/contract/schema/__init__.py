@@ -1,7 +1,7 @@
 """The event contract as JSON Schema (draft 2020-12): one file per event type and ``event.json`` for any event.
 
-The files next to this module are generated from the tables of ``convoflow/events.py``
-(``events.describe()``) by ``python -m convoflow.schema``; a test regenerates them and
+The files next to this module are generated from the tables of ``convoflow/contract/events.py``
+(``events.describe()``) by ``python -m convoflow.contract.schema``; a test regenerates them and
 fails when a shipped file differs, and another feeds the same valid and invalid events to
 the schema and to ``events.parse_record``.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from convoflow.events import MAX_ID_CHARS, TYPE_TOPIC, describe
+from convoflow.contract.events import MAX_ID_CHARS, TYPE_TOPIC, describe
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 ANY_EVENT = "event"
@@ -217,7 +217,7 @@ def render(schema: dict) -> str:
 
 
 def write(directory: Path = SCHEMA_DIR) -> list[Path]:
-    """(Re)generate the schema files from ``convoflow/events.py``."""
+    """(Re)generate the schema files from ``convoflow/contract/events.py``."""
     written = []
     for name, schema in build().items():
         path = directory / f"{name}.json"

@@ -7,8 +7,8 @@ forms) come by chance, where the events are made.
 """
 from __future__ import annotations
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import DAY, MS
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import DAY, MS
 
 #: message id of the one ``tag.applied`` that names a message never created
 GHOST_MESSAGE_ID = "m-ghost-1"

@@ -15,7 +15,7 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError, for_code,
 )
 
-from convoflow.config import ConfigError, Settings
+from convoflow.contract.config import ConfigError, Settings
 
 # Tables whose changelogs every worker replicates (read-only), and the ones it only writes.
 REPLICATED_TABLES = ("directory", "contacts")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from convoflow.simulate.clock import DAY, MS, Timestamps
+from convoflow.tools.simulate.clock import DAY, MS, Timestamps
 
 
 class Centre:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.directory import Directory
-from convoflow.simulate.edge_cases import GHOST_MESSAGE_ID, EdgeCases
-from convoflow.simulate.vocabulary import (FOLLOW_UP_ANSWERS, FOLLOW_UP_QUESTIONS, RESOLVE_COMMENTS,
-                                           RESOLVE_REASONS, SCORE_WEIGHTS, SCORES)
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.directory import Directory
+from convoflow.tools.simulate.edge_cases import GHOST_MESSAGE_ID, EdgeCases
+from convoflow.tools.simulate.vocabulary import (
+    FOLLOW_UP_ANSWERS, FOLLOW_UP_QUESTIONS, RESOLVE_COMMENTS, RESOLVE_REASONS, SCORE_WEIGHTS, SCORES,
+)
 
 if TYPE_CHECKING:
-    from convoflow.simulate.conversations import Conversation
+    from convoflow.tools.simulate.conversations import Conversation
 
 
 class Handling:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import orjson
 
 from convoflow.args import UsageError
-from convoflow.events import TOPICS, TYPE_TOPIC, Rejected, parse_record
-from convoflow.publish import UTF8_BOM, Input, InputError, read_lines
+from convoflow.contract.events import TOPICS, TYPE_TOPIC, Rejected, parse_record
+from convoflow.tools.publish import UTF8_BOM, Input, InputError, read_lines
 
 
 @dataclass

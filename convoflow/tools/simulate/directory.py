@@ -7,11 +7,12 @@ last, topic ``tp-7`` and tag ``tg-6``.
 """
 from __future__ import annotations
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import DAY, MIN, MS, SEC
-from convoflow.simulate.vocabulary import (CHANNEL_DISPLAY_NAMES, FIRST_NAMES, FIRST_NAMES_ASCII, LAST_NAMES,
-                                           LAST_NAMES_ASCII, MEDIA, MEDIUM_LABEL, TAG_NAMES, TEAM_NAMES,
-                                           TOPIC_NAMES, VIRTUAL_AGENT_NAMES, ZONE_START_MIN)
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import DAY, MIN, MS, SEC
+from convoflow.tools.simulate.vocabulary import (
+    CHANNEL_DISPLAY_NAMES, FIRST_NAMES, FIRST_NAMES_ASCII, LAST_NAMES, LAST_NAMES_ASCII, MEDIA, MEDIUM_LABEL,
+    TAG_NAMES, TEAM_NAMES, TOPIC_NAMES, VIRTUAL_AGENT_NAMES, ZONE_START_MIN,
+)
 
 STEP = 137 * MS  # between two upserts at the start
 

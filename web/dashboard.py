@@ -14,7 +14,7 @@ GET  /exports/download/{request_id}  the file: from this worker's export folder,
 GET  /ui/{file}                      the pages' scripts and styles (no CDN: all served from here)
 
 The views only check the request and answer: the dashboard's numbers come from
-``streams/dashboard_data.py`` (which reads them from the reports), the exports'
+``web/dashboard_data.py`` (which reads them from the reports), the exports'
 results from ``streams/export_results.py``.
 """
 from __future__ import annotations
@@ -29,10 +29,10 @@ import orjson
 from aiohttp.web import HTTPFound
 from faust.web import Request, Response, View
 
-from exporters.request import EXPORT_TYPES, REQUEST_ID, BadRequest, parse_request
-from streams.dashboard_data import Dashboard
-from streams.export_results import Results, fetch_from_owner, public_result
-from streams.runtime import Runtime, log
+from convoflow.exporters.request import EXPORT_TYPES, REQUEST_ID, BadRequest, parse_request
+from convoflow.web.dashboard_data import Dashboard
+from convoflow.streams.export_results import Results, fetch_from_owner, public_result
+from convoflow.streams.runtime import Runtime, log
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 STATIC_NAME = re.compile(r"[a-z0-9_-]{1,40}\.(html|js|css|svg)\Z")
@@ -65,7 +65,7 @@ def register(app, runtime: Runtime, coordinator, results: Results, scheduler=Non
     no_cache = {"Cache-Control": "no-cache"}
 
     def page(name: str, view: View, missing: tuple[str, int] = ("missing page", 500)) -> Response:
-        """A file of streams/static; a page of ours that is missing is a server error, a file asked for by name a 404."""
+        """A file of web/static; a page of ours that is missing is a server error, a file asked for by name a 404."""
         found = static_file(name)
         if found is None:
             return view.json({"error": f"{missing[0]} {name}"}, status=missing[1])

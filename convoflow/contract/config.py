@@ -3,7 +3,7 @@
 Each setting is declared once, as a field of ``Settings``: its variable, its default, what it accepts
 and what it means. A value read from the environment is checked when ``Settings()`` is made, so a bad
 one is a ``ConfigError`` naming the variable, the value and what is expected. The table of settings in
-docs/operations.md is generated from these declarations (``python -m convoflow.config --write
+docs/operations.md is generated from these declarations (``python -m convoflow.contract.config --write
 docs/operations.md``) and a test checks that it is current.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
-from convoflow.events import TOPICS
+from convoflow.contract.events import TOPICS
 
 INTERNAL_TOPICS = ("contact-updates", "people-updates", "export-shards", "export-parts")
 CONTROL_TOPICS = ("export-requests", "export-results", "dead-letters")
@@ -214,7 +214,7 @@ class Settings:
         "CONVOFLOW_MALLOC_TRIM_SECONDS", "0", number(0, unit=" of seconds"),
         "how often a worker hands the C heap's free pages back to the system (glibc `malloc_trim`); "
         "0: never, the default, as it cost about 8 % of ingest (docs/performance.md)")
-    # streams.scan_process: a partition of fewer keys (RocksDB's estimate) is scanned in the worker.
+    # convoflow.streams.scan_process: a partition of fewer keys (RocksDB's estimate) is scanned in the worker.
     export_processes: int = setting(
         "CONVOFLOW_EXPORT_PROCESSES", _cores, whole(0),
         "most row-export scans (conversations, messages, responses) that run in processes of their own at once, "
@@ -262,7 +262,7 @@ class Settings:
         return cls(**read, **given)
 
     def rocksdb_memory(self) -> tuple[int, int]:
-        """(cache bytes, write buffer bytes) for ``streams.runtime.configure_rocksdb_memory``."""
+        """(cache bytes, write buffer bytes) for ``convoflow.streams.runtime.configure_rocksdb_memory``."""
         if not 0 < self.rocksdb_write_buffers_mb < self.rocksdb_cache_mb:
             raise ConfigError(f"CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB ({self.rocksdb_write_buffers_mb}) must be at least 1 "
                               f"and less than CONVOFLOW_ROCKSDB_CACHE_MB ({self.rocksdb_cache_mb}), which holds it")
@@ -274,7 +274,7 @@ class Settings:
         return self.malloc_trim_seconds
 
     def export_process_limits(self) -> tuple[int, int]:
-        """(processes at once, least keys of a partition) for ``streams.scan_process.ScanProcesses``."""
+        """(processes at once, least keys of a partition) for ``convoflow.streams.scan_process.ScanProcesses``."""
         if self.export_processes < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESSES ({self.export_processes}) must be 0 (never) or more")
         if self.export_process_min_keys < 0:
@@ -288,7 +288,7 @@ class Settings:
         return self.stale_partition_hours * 3600
 
     def wanted_replication(self) -> int | None:
-        """CONVOFLOW_REPLICATION_FACTOR as a number, None when unset (convoflow.topics picks it)."""
+        """CONVOFLOW_REPLICATION_FACTOR as a number, None when unset (convoflow.contract.topics picks it)."""
         if not self.replication_factor.strip():
             return None
         if not self.replication_factor.strip().isdigit() or int(self.replication_factor) < 1:
@@ -400,7 +400,7 @@ def with_table(document: str) -> str:
 def main(argv=None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m convoflow.config",
+    parser = argparse.ArgumentParser(prog="python -m convoflow.contract.config",
                                      description="Print or update the table of convoflow's settings.")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--markdown", action="store_true", help="print the table (Markdown)")

@@ -9,15 +9,15 @@ in bulk or after a day; some stay open.
 """
 from __future__ import annotations
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import MIN, SEC
-from convoflow.simulate.contacts import Contact, Contacts
-from convoflow.simulate.directory import Directory
-from convoflow.simulate.edge_cases import EdgeCases
-from convoflow.simulate.handling import Handling
-from convoflow.simulate.messages import Messages
-from convoflow.simulate.presence import Presence
-from convoflow.simulate.vocabulary import AUTOMATION_TEXTS, HANDOVER_REASONS, PROACTIVE_TEXTS, VIRTUAL_AGENT_TEXTS
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import MIN, SEC
+from convoflow.tools.simulate.contacts import Contact, Contacts
+from convoflow.tools.simulate.directory import Directory
+from convoflow.tools.simulate.edge_cases import EdgeCases
+from convoflow.tools.simulate.handling import Handling
+from convoflow.tools.simulate.messages import Messages
+from convoflow.tools.simulate.presence import Presence
+from convoflow.tools.simulate.vocabulary import AUTOMATION_TEXTS, HANDOVER_REASONS, PROACTIVE_TEXTS, VIRTUAL_AGENT_TEXTS
 
 
 class Conversation:

@@ -40,8 +40,8 @@ def query(args) -> dict:
     """The query of GET /explain; BadRequest (with the reason) when the arguments are not a cell."""
     import orjson
 
-    from exporters.explain import parse_cell
-    from exporters.request import parse_request
+    from convoflow.exporters.explain import parse_cell
+    from convoflow.exporters.request import parse_request
 
     request = {"request_id": f"cli-{uuid.uuid4().hex[:16]}", "export_type": args.type, "time_zone": args.tz,
                "date_from": args.date_from, "date_to": args.date_to, "channels": args.channel or []}
@@ -78,9 +78,9 @@ def fetch(web_url: str, params: dict, timeout: float) -> dict:
 
 def run(args) -> int:
     from convoflow.args import fail
-    from exporters import csvfile
-    from exporters.explain import CSV_HEADER, csv_rows
-    from exporters.request import BadRequest
+    from convoflow.exporters import csvfile
+    from convoflow.exporters.explain import CSV_HEADER, csv_rows
+    from convoflow.exporters.request import BadRequest
 
     try:
         params = query(args)
@@ -101,7 +101,7 @@ def run(args) -> int:
 
 
 def print_table(explanation: dict, out) -> None:
-    from exporters.explain import CSV_HEADER, csv_rows
+    from convoflow.exporters.explain import CSV_HEADER, csv_rows
 
     rows = [CSV_HEADER] + csv_rows(explanation)
     average = explanation["kind"] == "average"

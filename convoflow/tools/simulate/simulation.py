@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import gc
 
-from convoflow.simulate.centre import Centre
-from convoflow.simulate.clock import DAY, HOUR, MIN, MS, parse_start
-from convoflow.simulate.contacts import Contact, Contacts
-from convoflow.simulate.conversations import Conversations
-from convoflow.simulate.directory import Directory
-from convoflow.simulate.edge_cases import EdgeCases, answer_never_sent_survey
-from convoflow.simulate.output import in_time_order
-from convoflow.simulate.presence import Presence
-from convoflow.simulate.vocabulary import HOUR_CUMULATIVE_WEIGHTS, HOURS
+from convoflow.tools.simulate.centre import Centre
+from convoflow.tools.simulate.clock import DAY, HOUR, MIN, MS, parse_start
+from convoflow.tools.simulate.contacts import Contact, Contacts
+from convoflow.tools.simulate.conversations import Conversations
+from convoflow.tools.simulate.directory import Directory
+from convoflow.tools.simulate.edge_cases import EdgeCases, answer_never_sent_survey
+from convoflow.tools.simulate.output import in_time_order
+from convoflow.tools.simulate.presence import Presence
+from convoflow.tools.simulate.vocabulary import HOUR_CUMULATIVE_WEIGHTS, HOURS
 
 
 def generate(seed: int = 1, agents: int = 20, teams: int = 4, conversations: int = 500,

@@ -13,7 +13,7 @@ import re
 from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 
-from streams.runtime import Runtime
+from convoflow.streams.runtime import Runtime
 
 EXPORT_FILE = re.compile(r"[A-Za-z0-9_-]{1,64}\.csv\Z")
 WRITABLE = {"/exports/request"}  # the export page publishes requests

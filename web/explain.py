@@ -19,12 +19,12 @@ import uuid
 import orjson
 from faust.web import Request, Response, View
 
-from convoflow.events import parse_time
-from exporters.explain import NoRow, answer, explanation_report, keys_of, parse_cell
-from exporters.request import BadRequest, parse_request
-from streams.dashboard import static_file
-from streams.exports import report_context
-from streams.runtime import Runtime, log
+from convoflow.contract.events import parse_time
+from convoflow.exporters.explain import NoRow, answer, explanation_report, keys_of, parse_cell
+from convoflow.exporters.request import BadRequest, parse_request
+from convoflow.web.dashboard import static_file
+from convoflow.streams.exports import report_context
+from convoflow.streams.runtime import Runtime, log
 
 
 def parse_query(query) -> tuple:

@@ -1,0 +1,3 @@
+"""Command-line tools (layer 5, with app.py and cli.py): simulator, publisher, live feed,
+offline validation, explain.
+"""
