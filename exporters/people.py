@@ -1,7 +1,7 @@
 """agent_metrics and teams, read from the per-day aggregates of streams/people.py (and presence)."""
 from __future__ import annotations
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters import csvfile as cell
 from convoflow.exporters.context import ReportContext
 from convoflow.tables import people, presence

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 
 EXPORT_TYPES = (
     "conversations_resolved", "conversations_open", "messages", "teams", "contacts", "topics",

@@ -19,7 +19,7 @@ import uuid
 import orjson
 from faust.web import Request, Response, View
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters.explain import NoRow, answer, explanation_report, keys_of, parse_cell
 from convoflow.exporters.request import BadRequest, parse_request
 from convoflow.web.dashboard import static_file

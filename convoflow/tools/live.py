@@ -39,7 +39,7 @@ from operator import itemgetter
 
 from convoflow.tools import simulate
 from convoflow.contract.config import ConfigError, Settings
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 
 DAY_US = 86_400 * 1_000_000
 MAX_RATE = 1000.0  # conversations per hour: a day is generated in memory at once

@@ -26,7 +26,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-from convoflow.contract.events import TOPICS, parse_time
+from convoflow.contract.events import TOPICS
+from convoflow.contract.times import parse_time
 from convoflow.contract.topics import changelog_topic, end_offsets
 from convoflow.exporters import csvfile
 from convoflow.exporters.reports import REPORTS, Report, append_run, merge_lines, merge_parts, read_run

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convoflow.contract import events
+from convoflow.contract import events, times
 from convoflow.contract.events import (
-    CONVERSATION_TOPICS, MAX_RECORD_BYTES, TOPICS, TYPE_TOPIC, Rejected, parse_record, parse_time, record_key,
-    topic_of,
+    CONVERSATION_TOPICS, MAX_RECORD_BYTES, TOPICS, TYPE_TOPIC, Rejected, parse_record, record_key, topic_of,
 )
+from convoflow.contract.times import parse_time
 
 TS = "2024-07-18T09:15:02.123Z"
 TS_US = 1721294102123000
@@ -590,12 +590,12 @@ def test_parse_time_rejects(s, why):
 
 
 def test_minute_cache_is_bounded():
-    cache = events._MINUTE_CACHE
-    for i in range(events._MINUTE_CACHE_MAX + 10):
+    cache = times._MINUTE_CACHE
+    for i in range(times._MINUTE_CACHE_MAX + 10):
         d = datetime(2020, 1, 1) + timedelta(minutes=i)
         s = d.strftime("%Y-%m-%dT%H:%M:07Z")
         assert parse_time(s) == (d - datetime(1970, 1, 1)) // timedelta(microseconds=1) + 7 * 10**6
-    assert len(cache) <= events._MINUTE_CACHE_MAX
+    assert len(cache) <= times._MINUTE_CACHE_MAX
 
 
 EPOCH_NAIVE = datetime(1970, 1, 1)

@@ -9,7 +9,8 @@ import pytest
 from convoflow.tools import live
 from convoflow.cli import main
 from convoflow.contract.config import ConfigError
-from convoflow.contract.events import parse_record, parse_time, topic_of
+from convoflow.contract.events import parse_record, topic_of
+from convoflow.contract.times import parse_time
 
 DAY = date(2025, 3, 1)
 HOUR_US = 3600 * 1_000_000

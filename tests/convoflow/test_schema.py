@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convoflow.contract import schema
-from convoflow.contract.events import TYPE_TOPIC, Rejected, describe, parse_record, parse_time
+from convoflow.contract.events import TYPE_TOPIC, Rejected, describe, parse_record
+from convoflow.contract.times import parse_time
 from convoflow.tools.validate import check
 from tests.convoflow.test_events import MISSING_CASES, VALID, ev, with_, without
 

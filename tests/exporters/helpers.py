@@ -1,7 +1,7 @@
 """Hand-made events, a directory, and a report run the way the workers run it (shards, JSON, merge)."""
 import orjson
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters import csvfile
 from convoflow.exporters.reports import REPORTS, decoder, merge_lines, merge_parts, shard_lines, shard_part
 from convoflow.tables import conversation

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convoflow.tools import simulate
-from convoflow.contract.events import parse_record, parse_time, topic_of
+from convoflow.contract.events import parse_record, topic_of
+from convoflow.contract.times import parse_time
 from convoflow.exporters import csvfile
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.reports import REPORTS

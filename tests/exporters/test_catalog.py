@@ -5,7 +5,7 @@ from functools import reduce
 
 import orjson
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.reports import REPORTS
 from convoflow.exporters.request import ExportRequest

@@ -7,7 +7,7 @@ from functools import reduce
 
 import orjson
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters import csvfile
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.reports import REPORTS

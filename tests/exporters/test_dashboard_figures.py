@@ -3,7 +3,7 @@ teams report, and the queue and hourly figures are the rows' arithmetic."""
 import random
 
 from convoflow.tools import simulate
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.dashboard_figures import (
     FIRST_RESPONSES, FRT_LABELS, first_response_summary, frt_class, queue_summary, responses_per_hour,

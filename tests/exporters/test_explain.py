@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convoflow.tools import simulate
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters import csvfile
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.explain import (

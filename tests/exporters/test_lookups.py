@@ -2,7 +2,7 @@
 import random
 
 from convoflow.tools import simulate
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.headers import HEADERS
 from convoflow.exporters.lookups import LOOKUPS

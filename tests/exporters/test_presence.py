@@ -1,7 +1,7 @@
 """agent_presence on hand-made presence states, run the way the coordinator runs a row report."""
 import random
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.request import ExportRequest
 from convoflow.tables import presence

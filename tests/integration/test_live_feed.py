@@ -14,7 +14,8 @@ import uuid
 from aiokafka import AIOKafkaConsumer
 
 from convoflow.contract.config import Settings
-from convoflow.contract.events import parse_record, parse_time
+from convoflow.contract.events import parse_record
+from convoflow.contract.times import parse_time
 from convoflow.contract.topics import partitions_of_topics
 from tests.integration.harness import BROKER
 

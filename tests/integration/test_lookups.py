@@ -80,7 +80,7 @@ def test_contact_and_presence_lookups(deployment2):
 
 
 def simulate_time(e):
-    from convoflow.contract.events import parse_time
+    from convoflow.contract.times import parse_time
 
     return parse_time(e["occurred_at"])
 

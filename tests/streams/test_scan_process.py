@@ -10,7 +10,8 @@ from rocksdict import Options, Rdict
 from convoflow.tools import simulate
 import orjson
 
-from convoflow.contract.events import parse_record, parse_time, topic_of
+from convoflow.contract.events import parse_record, topic_of
+from convoflow.contract.times import parse_time
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.reports import REPORTS, merge_lines, shard_lines
 from convoflow.exporters.request import ExportRequest

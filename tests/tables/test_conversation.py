@@ -3,7 +3,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convoflow.contract.events import parse_time
+from convoflow.contract.times import parse_time
 from convoflow.tables import conversation as conv
 
 T0 = "2024-07-18T09:00:00Z"

@@ -11,7 +11,7 @@ the topic a record arrives on (the type decides it). One value rule differs: JSO
 has a single number type, so it takes ``5.0`` as the integer 5, while convoflow rejects a
 ``score`` written ``5.0`` as the contract says. Everything else agrees, timestamps
 included: their pattern checks real calendar dates (leap years too), hours, minutes,
-seconds and offsets as ``events.parse_time`` does.
+seconds and offsets as ``times.parse_time`` does.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 ANY_EVENT = "event"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-# RFC 3339 as events.parse_time reads it: years 0001-9999, real dates, no leap second.
+# RFC 3339 as times.parse_time reads it: years 0001-9999, real dates, no leap second.
 _YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
 _LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
 _MONTH_DAY = "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
