@@ -8,13 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
+from convoflow.contract.export_types import EXPORT_TYPES
 from convoflow.contract.times import parse_time
 
-EXPORT_TYPES = (
-    "conversations_resolved", "conversations_open", "messages", "teams", "contacts", "topics",
-    "tags", "agent_presence", "agent_metrics", "agent_responses", "virtual_agents",
-    "contact_attributes",
-)
 REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 MAX_DAYS = 366

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from convoflow.contract.export_types import EXPORT_TYPES
 from convoflow.contract.times import parse_time
-from convoflow.exporters.request import EXPORT_TYPES
 
 EVERY = ("hourly", "daily", "weekly")
 DEFAULT_SINCE = "7d"
