@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from convoflow.exporters.request import EXPORT_TYPES
+from convoflow.contract.export_types import EXPORT_TYPES
 
 PREFIX = "convoflow: error: "
 LOGLEVELS = ("critical", "error", "warning", "info", "debug")

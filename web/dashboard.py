@@ -29,7 +29,8 @@ import orjson
 from aiohttp.web import HTTPFound
 from faust.web import Request, Response, View
 
-from convoflow.exporters.request import EXPORT_TYPES, REQUEST_ID, BadRequest, parse_request
+from convoflow.contract.export_types import EXPORT_TYPES
+from convoflow.exporters.request import REQUEST_ID, BadRequest, parse_request
 from convoflow.web.dashboard_data import Dashboard
 from convoflow.streams.export_results import Results, fetch_from_owner, public_result
 from convoflow.streams.runtime import Runtime, log

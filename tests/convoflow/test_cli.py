@@ -18,7 +18,7 @@ import pytest
 
 from convoflow.contract import schema
 from convoflow.cli import build_parser
-from convoflow.exporters.request import EXPORT_TYPES
+from convoflow.contract.export_types import EXPORT_TYPES
 
 CONVOFLOW = Path(sys.executable).with_name("convoflow")
 NOWHERE = "kafka://127.0.0.1:1"

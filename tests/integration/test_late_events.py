@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from convoflow.tools import simulate
-from convoflow.exporters.request import EXPORT_TYPES
+from convoflow.contract.export_types import EXPORT_TYPES
 
 # The seed article (Sparkcentral's "Data Exports" page), kept in the repository for its header tables.
 SEED = Path(__file__).resolve().parents[1] / "reference" / "seed" / "sparkcentral-data-exports.txt"
