@@ -14,10 +14,11 @@ import sys
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
+from convoflow.contract import catalog
 from convoflow.contract.events import TOPICS
 
-INTERNAL_TOPICS = ("contact-updates", "people-updates", "export-shards", "export-parts")
-CONTROL_TOPICS = ("export-requests", "export-results", "dead-letters")
+INTERNAL_TOPICS = catalog.names(catalog.INTERNAL)
+CONTROL_TOPICS = catalog.names(catalog.CONTROL)
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 

@@ -83,6 +83,7 @@ from __future__ import annotations
 
 import orjson
 
+from convoflow.contract import catalog
 from convoflow.contract.times import parse_time
 
 __all__ = [
@@ -101,23 +102,9 @@ __all__ = [
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_ID_CHARS = 256
 
-TOPICS: tuple[str, ...] = (
-    "messages",
-    "status-changes",
-    "locks",
-    "presence",
-    "csat",
-    "annotations",
-    "contact-attributes",
-    "directory",
-)
-CONVERSATION_TOPICS: tuple[str, ...] = (
-    "messages",
-    "status-changes",
-    "locks",
-    "csat",
-    "annotations",
-)
+TOPICS: tuple[str, ...] = catalog.names(catalog.INPUT)
+CONVERSATION_TOPICS: tuple[str, ...] = tuple(
+    t.name for t in catalog.CATALOG if t.kind == catalog.INPUT and t.key == "conversation_id")
 
 
 class Rejected(Exception):
@@ -224,15 +211,8 @@ _STATUS_FIELDS: dict[str, tuple[_Field, ...]] = {
 
 TYPE_TOPIC: dict[str, str] = {t: spec[0] for t, spec in _SCHEMA.items()}
 
-_TOPIC_KEY = {
-    "messages": "conversation_id",
-    "status-changes": "conversation_id",
-    "locks": "conversation_id",
-    "presence": "agent_id",
-    "csat": "conversation_id",
-    "annotations": "conversation_id",
-    "contact-attributes": "contact_profile_id",
-}
+# the key field of each input topic but directory's (whose key is "<kind>:<id>", below)
+_TOPIC_KEY = {t.name: t.key for t in catalog.CATALOG if t.kind == catalog.INPUT and t.name != "directory"}
 
 # type -> (key prefix, key field)
 _TYPE_KEY: dict[str, tuple[str, str]] = {}

@@ -15,11 +15,12 @@ from aiokafka.errors import (
     UnsupportedSaslMechanismError, for_code,
 )
 
+from convoflow.contract import catalog
 from convoflow.contract.config import ConfigError, Settings
 
 # Tables whose changelogs every worker replicates (read-only), and the ones it only writes.
-REPLICATED_TABLES = ("directory", "contacts")
-PARTITIONED_TABLES = ("conversations", "presence", "export_log", "owner_conversations", "owner_days")
+REPLICATED_TABLES = tuple(t.name for t in catalog.CATALOG if t.kind == catalog.CHANGELOG and t.replicated)
+PARTITIONED_TABLES = tuple(t.name for t in catalog.CATALOG if t.kind == catalog.CHANGELOG and not t.replicated)
 
 # Replicas of every topic when CONVOFLOW_REPLICATION_FACTOR is unset (fewer when the cluster has fewer brokers).
 DEFAULT_REPLICATION = 3
@@ -43,12 +44,16 @@ class TopicsReady:
 
 def changelog_topic(settings: Settings, table: str) -> str:
     """Faust's name for a table's changelog; created here so that the replicas can read it at once."""
-    return f"{settings.app_id}-{table}-changelog"
+    return _declared(catalog.CHANGELOG, table).full_name(settings.topic_prefix)
 
 
 def leader_topic(settings: Settings) -> str:
     """Faust's own topic for electing the group's assignor (one partition)."""
-    return f"{settings.app_id}-__assignor-__leader"
+    return _declared(catalog.FAUST, "__assignor-__leader").full_name(settings.topic_prefix)
+
+
+def _declared(kind: str, name: str) -> catalog.Topic:
+    return next(t for t in catalog.CATALOG if t.kind == kind and t.name == name)
 
 
 def min_insync_replicas(replication: int) -> int:
@@ -57,15 +62,11 @@ def min_insync_replicas(replication: int) -> int:
 
 
 def deployment_topics(settings: Settings, replication: int = 1) -> list[NewTopic]:
-    """Every topic a deployment uses: inputs, internal and control topics, table changelogs and
-    Faust's assignor topic."""
+    """Every topic of the catalog (``convoflow.contract.catalog``) as the deployment creates it."""
     insync = {"min.insync.replicas": str(min_insync_replicas(replication))}
-    topics = [NewTopic(t, settings.partitions, replication, topic_configs=dict(insync)) for t in settings.all_topics()]
-    topics += [NewTopic(changelog_topic(settings, table), settings.partitions, replication,
-                        topic_configs={"cleanup.policy": "compact", **insync})
-               for table in REPLICATED_TABLES + PARTITIONED_TABLES]
-    topics.append(NewTopic(leader_topic(settings), 1, replication, topic_configs=dict(insync)))
-    return topics
+    return [NewTopic(t.full_name(settings.topic_prefix), t.partitions or settings.partitions, replication,
+                     topic_configs={**({"cleanup.policy": "compact"} if t.compacted else {}), **insync})
+            for t in catalog.CATALOG]
 
 
 class BrokerUnreachable(KafkaConnectionError):
