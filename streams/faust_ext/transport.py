@@ -522,8 +522,8 @@ class StallWatch:
     A record that reaches an agent while the flow is paused, or stamped with an
     older group generation, is dropped without an acknowledgement; around a
     rebalance that can be the very record a new generation starts at, or every
-    record left in the partition. The commit then waits at it forever (Faust
-    used to commit over it). A record is lost when aiokafka has handed it over,
+    record left in the partition. The commit then waits at it forever (Faust's
+    own commit passes over it, which loses it). A record is lost when aiokafka has handed it over,
     it is not acknowledged, and neither an agent nor a queue holds it; after
     STALL_SECONDS of that, the partition is read again from it.
     """

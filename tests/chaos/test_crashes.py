@@ -11,9 +11,9 @@ deleted before the first restart), to keep `make test` short; the full
 versions are separate runs (full lost-state: the data dir is deleted before
 every other restart, with up to 200,000 events of history in the changelogs).
 
-Agent and team totals used to drift after some kills (two tables, `people` and
-`people_days`, whose changelogs a crash could leave out of step); they are now
-one record per owner-day holding its conversations' partials, and exact.
+Agent and team totals are the kind of state a kill could leave out of step (totals
+in one table, the partials they sum in another): a record holds its totals beside
+its own conversations' partials, and this test checks them exact after every kill.
 """
 import random
 import time
