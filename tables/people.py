@@ -131,6 +131,21 @@ def add_into(total: dict, partial: dict, sign: int = 1) -> None:
                 total.pop(field, None)
 
 
+def accumulate(total: dict, partial: dict) -> None:
+    """total += partial, for sums of stored totals (every count positive, so nothing drops to zero):
+    what add_into does, without its signs and removals."""
+    for field, value in partial.items():
+        if field in SETS:
+            members = total.get(field)
+            if members is None:
+                total[field] = dict(value)
+            else:
+                for member, n in value.items():
+                    members[member] = members.get(member, 0) + n
+        else:
+            total[field] = total.get(field, 0) + value
+
+
 def merged(a: dict, b: dict) -> dict:
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in a.items()}
     add_into(out, b)
@@ -142,7 +157,7 @@ def merged(a: dict, b: dict) -> dict:
 # An owner's day is as many records as it needs, each holding the partials of at most this many
 # conversations with its own totals beside them: what one update rewrites stays the same size
 # however many conversations the owner has that day.
-CONVERSATIONS_PER_RECORD = 64
+CONVERSATIONS_PER_RECORD = 16
 
 
 def day_key(owner: str, day: int, record: int) -> str:
@@ -247,16 +262,17 @@ def by_day(contribution: dict) -> dict[int, dict]:
 
 
 def new_day() -> dict:
-    return {"b": {}, "t": {}, "c": {}}
+    return {"a": {}, "t": {}, "b": {}, "c": {}}
 
 
 def replace_in_day(record: dict, conversation_id: str, partials: dict) -> bool:
     """Make ``partials`` the conversation's contribution to this day; False when it already was.
 
     The record keeps each conversation's partials ("c") beside the totals ("b"
-    per bucket, "t" per channel), and the totals move by the difference. Both
-    live in one value, so no crash or replay can pair totals with the wrong
-    partials; applying the same partials again changes nothing.
+    per bucket, "t" per channel, "a" for the whole day in every channel), and the
+    totals move by the difference. Both live in one value, so no crash or replay
+    can pair totals with the wrong partials; applying the same partials again
+    changes nothing.
     """
     old = record["c"].get(conversation_id, {})
     if old == partials:
@@ -266,7 +282,7 @@ def replace_in_day(record: dict, conversation_id: str, partials: dict) -> bool:
         if before == after:
             continue
         channel = key.rsplit("|", 1)[0]
-        for target in (record["b"].setdefault(key, {}), record["t"].setdefault(channel, {})):
+        for target in (record["b"].setdefault(key, {}), record["t"].setdefault(channel, {}), record["a"]):
             if before:
                 add_into(target, before, -1)
             if after:
@@ -283,29 +299,73 @@ def replace_in_day(record: dict, conversation_id: str, partials: dict) -> bool:
 
 
 def encode_day(record: dict) -> bytes:
-    """Totals first, then the per-conversation partials, on two lines: a report decodes only the first."""
-    return orjson.dumps({"b": record["b"], "t": record["t"]}) + b"\n" + orjson.dumps(record["c"])
+    """Four lines: the totals of the whole day in every channel, per channel, per bucket, then each
+    conversation's partials. A report decodes the first line for a whole day (the second with a
+    channel filter, the third for a day cut by its range), and never the fourth."""
+    return b"\n".join(orjson.dumps(record[part]) for part in ("a", "t", "b", "c"))
+
+
+def _all_channels(per_channel: dict) -> dict:
+    total: dict = {}
+    for partial in per_channel.values():
+        add_into(total, partial)
+    return total
 
 
 def decode_day(value: bytes | None) -> dict:
     if value is None:
         return new_day()
-    totals, _, conversations = value.partition(b"\n")
-    return {**orjson.loads(totals), "c": orjson.loads(conversations)}
+    lines = value.split(b"\n", 3)
+    if len(lines) == 2:  # totals ({"b": ..., "t": ...}) and partials, as a store written with fixed shards has them
+        totals = orjson.loads(lines[0])
+        return {"a": _all_channels(totals["t"]), "t": totals["t"], "b": totals["b"], "c": orjson.loads(lines[1])}
+    return dict(zip(("a", "t", "b", "c"), map(orjson.loads, lines)))
 
 
-def decode_day_totals(value: bytes) -> dict:
-    return orjson.loads(value.partition(b"\n")[0])
+class DayTotals:
+    """A record's totals as a report reads them: ``get("a")``, ``get("t")`` and ``get("b")`` (see
+    ``encode_day``), each line decoded only when asked for, the partials never."""
+
+    __slots__ = ("value", "decoded")
+
+    LINES = {"a": 0, "t": 1, "b": 2}
+
+    def __init__(self, value: bytes):
+        self.value, self.decoded = value, {}
+
+    def get(self, name: str, default=None):
+        if name not in self.decoded:
+            if self.value.startswith(b'{"b"'):  # a store written with fixed shards: "b" and "t" on the first line
+                totals = orjson.loads(self.value.partition(b"\n")[0])
+                self.decoded.update(b=totals["b"], t=totals["t"], a=_all_channels(totals["t"]))
+            else:
+                start = 0
+                for _ in range(self.LINES[name]):
+                    start = self.value.index(b"\n", start) + 1
+                self.decoded[name] = orjson.loads(memoryview(self.value)[start:self.value.index(b"\n", start)])
+        return self.decoded.get(name, default)
+
+    def totals(self) -> dict:
+        return {"a": self.get("a", {}), "t": self.get("t", {}), "b": self.get("b", {})}
 
 
-def in_range(day: int, record: dict, start_us: int, end_us: int, channels: frozenset | None) -> dict:
-    """The sum of one day's partials that fall in [start, end) and pass the channel filter."""
-    total: dict = {}
+def decode_day_totals(value: bytes) -> DayTotals:
+    return DayTotals(value)
+
+
+def in_range(day: int, record, start_us: int, end_us: int, channels: frozenset | None) -> dict:
+    """The sum of one day's partials that fall in [start, end) and pass the channel filter (a record's
+    own totals when they are that sum: the caller owns the decoded record)."""
     whole_day = start_us <= day * DAY_US and (day + 1) * DAY_US <= end_us
     if whole_day:
-        for channel, partial in record.get("t", {}).items():
-            if channels is None or channel in channels:
-                add_into(total, partial)
+        if channels is None:
+            return record.get("a", {})
+        kept = [p for channel, p in record.get("t", {}).items() if channel in channels]
+        if len(kept) == 1:
+            return kept[0]
+        total: dict = {}
+        for partial in kept:
+            accumulate(total, partial)
         return total
     return partials_in_range(record.get("b", {}), start_us, end_us, channels)[0]
 

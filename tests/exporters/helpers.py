@@ -33,9 +33,12 @@ def json_round_trip(value):
 
 
 def stored(report, source, state):
-    """A state as the report reads it back from the store (conversations are stored with their summary)."""
+    """A state as the report reads it back from the store (conversations are stored with their summary;
+    a state given as bytes is the stored value)."""
     if source == "conversations":
         return decoder(report, source)(conversation.encode(state))
+    if isinstance(state, bytes):
+        return decoder(report, source)(state)
     return json_round_trip(state)
 
 

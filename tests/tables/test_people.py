@@ -30,7 +30,11 @@ def expected_totals(latest: dict) -> dict:
     record = people.new_day()
     for cid, partials in latest.items():
         people.replace_in_day(record, cid, partials)
-    return {"b": record["b"], "t": record["t"]}
+    return totals_of(record)
+
+
+def totals_of(record: dict) -> dict:
+    return {part: record[part] for part in ("a", "t", "b")}
 
 
 partials_st = st.dictionaries(
@@ -66,7 +70,7 @@ def test_replaying_any_suffix_after_a_crash_gives_the_same_record(updates, repla
     stored = people.decode_day(people.encode_day(record))
     for cid, partials in updates[min(replay_from, len(updates)):]:
         people.replace_in_day(stored, cid, partials)
-    assert {"b": stored["b"], "t": stored["t"]} == expected_totals(latest)
+    assert totals_of(stored) == expected_totals(latest)
     assert stored["c"] == {cid: p for cid, p in latest.items() if p}
 
 
@@ -77,15 +81,31 @@ def test_totals_do_not_depend_on_the_order_of_conversations(updates):
     record = people.new_day()
     for cid, partials in reversed(list(latest.items())):
         people.replace_in_day(record, cid, partials)
-    assert {"b": record["b"], "t": record["t"]} == expected_totals(latest)
+    assert totals_of(record) == expected_totals(latest)
 
 
-def test_a_report_reads_only_the_totals_line():
+def test_a_report_reads_only_the_totals_lines():
     record = people.new_day()
     people.replace_in_day(record, "c1", {key("ch-1", 1): partial(1)})
+    people.replace_in_day(record, "c2", {key("ch-2", 1): partial(2, contacts="x")})
+    assert record["a"] == partial(3, contacts="x")
     value = people.encode_day(record)
-    assert people.decode_day_totals(value) == {"b": record["b"], "t": record["t"]}
-    assert orjson.loads(value.split(b"\n")[1]) == {"c1": {key("ch-1", 1): partial(1)}}
+    assert people.decode_day_totals(value).totals() == totals_of(record)
+    for part in ("a", "t", "b"):
+        totals = people.decode_day_totals(value)
+        assert totals.get(part) == record[part] and list(totals.decoded) == [part]
+    assert orjson.loads(value.split(b"\n")[3]) == record["c"]
+    assert people.decode_day(value) == record
+
+
+def test_a_record_written_with_fixed_shards_reads_as_before():
+    record = people.new_day()
+    people.replace_in_day(record, "c1", {key("ch-1", 1): partial(1)})
+    people.replace_in_day(record, "c2", {key("ch-2", 1): partial(2)})
+    value = orjson.dumps({"b": record["b"], "t": record["t"]}) + b"\n" + orjson.dumps(record["c"])
+    assert people.decode_day(value) == record
+    assert people.decode_day_totals(value).totals() == totals_of(record)
+    assert people.decode_day_totals(value).get("a") == partial(3)
 
 
 def test_by_day_splits_a_map_at_utc_midnight():
@@ -154,7 +174,7 @@ def check_days(days: dict, latest: dict, per_record: int) -> None:
     per_day: dict[int, dict] = {}
     for key, record in records.items():
         assert len(record["c"]) <= per_record
-        assert {"b": record["b"], "t": record["t"]} == sum_of_partials(record)
+        assert totals_of(record) == sum_of_partials(record)
         day = day_of_key(key)
         for cid, partials in record["c"].items():
             assert (cid, day) not in seen, f"{cid} counted in {seen[cid, day]} and {key}"
