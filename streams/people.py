@@ -44,28 +44,25 @@ def register(app, runtime: Runtime):
             writer[key] = value
 
     async def apply(batch):
-        days: list = []
         for bundles in by_partition(batch).values():
             per_owner = defaultdict(dict)
             for record, update in bundled_items(bundles):
                 per_owner[update["o"]][update["c"]] = (record, update["m"])  # the latest map per conversation
             for owner, latest in per_owner.items():
-                context = partition_context(list(latest.values())[-1][0])
-                with context:
+                with partition_context(list(latest.values())[-1][0]):
                     placed, records = people.owner_updates(
                         owner, {cid: m for cid, (_, m) in latest.items()}, index_writes.get, days_writes.get)
                     for key, value in placed:
                         write(index_writes, key, value)
-                days.append((context, records))
+                    for key, record in records.items():
+                        write(days_writes, key, people.encode_day(record))
         # Every place reaches the changelog before a record holding partials there does
-        # (tables.people.owner_updates): a replay on any worker finds each conversation's record.
+        # (tables.people.owner_updates): the records' changelog writes go out after this
+        # returns (batch_agent flushes the writers), so a replay on any worker finds each
+        # conversation's record.
         if index_writes.pending:
             await index_writes.flush()
             await app.producer.flush()
-        for context, records in days:
-            with context:
-                for key, record in records.items():
-                    write(days_writes, key, people.encode_day(record))
 
     batch_agent(app, runtime, source, "people", apply, [index_writes, days_writes], bundles=True)
 

@@ -146,12 +146,6 @@ def accumulate(total: dict, partial: dict) -> None:
             total[field] = total.get(field, 0) + value
 
 
-def merged(a: dict, b: dict) -> dict:
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in a.items()}
-    add_into(out, b)
-    return out
-
-
 # ------------------------------------------------------------- per-day records
 
 # An owner's day is as many records as it needs, each holding the partials of at most this many
