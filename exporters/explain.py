@@ -351,7 +351,8 @@ def answer(ctx: ReportContext, cell: Cell, items: list) -> dict:
     if not groups:
         raise NoRow(f"{cell.export_type} has no row {cell.row!r} for these parameters")
     ((g, members),) = groups.items()
-    merged = reduce(report.merge, (item["r"] for _, item in members))
+    # A report's merge may add into its first argument: the members are listed one by one below.
+    merged = reduce(report.merge, (orjson.loads(orjson.dumps(item["r"])) for _, item in members))
     rows = list(report.finish(ctx, g, merged))
     if not rows:
         raise NoRow(f"{cell.export_type} has no row {cell.row!r} for these parameters")

@@ -62,13 +62,19 @@ def presence_rows(ctx: ReportContext, agent_id: str, state: dict):
 
 
 def merge(a: dict, b: dict) -> dict:
-    out = {"p": people.merged(a.get("p", {}), b.get("p", {}))}
+    """a + b, added into a: a is the group's own partial (made for it, or decoded for it), and b is
+    not used again."""
+    p = a.get("p")
+    if p is None:
+        a["p"] = b.get("p", {})
+    elif b.get("p"):
+        people.accumulate(p, b["p"])
     for field in ("av", "aw"):
-        out[field] = a.get(field, 0) + b.get(field, 0)
-    out["present"] = a.get("present", False) or b.get("present", False)
-    if a.get("always") or b.get("always"):  # a lookup of a known id shows its row even without activity
-        out["always"] = True
-    return out
+        a[field] = a.get(field, 0) + b.get(field, 0)
+    a["present"] = a.get("present", False) or b.get("present", False)
+    if b.get("always"):  # a lookup of a known id shows its row even without activity
+        a["always"] = True
+    return a
 
 
 def _common(p: dict) -> dict:

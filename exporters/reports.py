@@ -41,6 +41,9 @@ class Report:
     group_by: dict[str, Callable] = field(default_factory=dict)
     # table name -> how this report reads that table's values, when not the table's usual decoding
     decode: dict[str, Callable] = field(default_factory=dict)
+    # table name -> the key prefix of the only states of that table the report reads (the others
+    # are not even read from the store); its source functions still check every key they get
+    prefixes: dict[str, str] = field(default_factory=dict)
 
     @property
     def header(self) -> list[str]:
@@ -161,8 +164,9 @@ REPORTS: dict[str, Report] = {
         Report("agent_responses", {"conversations": responses.rows}),
         Report("agent_metrics", {"owner_days": people.agent_day_rows, "presence": people.presence_rows},
                group_by={"presence": agent_of},
-               merge=people.merge, finish=people.agent_row),
-        Report("teams", {"owner_days": people.team_day_rows}, merge=people.merge, finish=people.team_row),
+               merge=people.merge, finish=people.agent_row, prefixes={"owner_days": "agent:"}),
+        Report("teams", {"owner_days": people.team_day_rows}, merge=people.merge, finish=people.team_row,
+               prefixes={"owner_days": "team:"}),
         Report("agent_presence", {"presence": presence.rows}, group_by={"presence": agent_of}),
         Report("topics", {"conversations": catalog.topic_partials}, catalog.merge_counts, catalog.topic_finish),
         Report("tags", {"conversations": catalog.tag_partials}, catalog.tag_merge, catalog.tag_finish),

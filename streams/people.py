@@ -10,25 +10,22 @@ repeat changes nothing, and a replay after a crash repairs whatever part of a
 batch did not reach the changelogs.
 
 Tables (both partitioned like ``people-updates``):
-- ``owner_days``: ``<owner>|<day>|<shard>`` -> totals per bucket and channel, and
-  each conversation's partials of that day (``convoflow.tables.people.encode_day``);
+- ``owner_days``: ``<owner>|<day>|r<n>`` -> totals per bucket and channel, and
+  the partials of that day of at most ``convoflow.tables.people.CONVERSATIONS_PER_RECORD``
+  conversations (``convoflow.tables.people.encode_day``);
 - ``owner_conversations``: ``<owner>|<conversation_id>`` -> the days the
-  conversation ever contributed to (so a contribution that moves to another day
-  is taken out of the old one).
+  conversation ever contributed to, with its place in each (so a contribution
+  that moves to another day is taken out of the old one, and a replay finds its
+  record), and ``#<owner>|<day>`` -> how many places of that day are handed out.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
 from convoflow.streams.runtime import (
-    Outbox, Runtime, SentInProcess, TableWriter, batch_agent, bundled_items, by_partition, dumps, loads,
-    partition_context,
+    Outbox, Runtime, SentInProcess, TableWriter, batch_agent, bundled_items, by_partition, partition_context,
 )
 from convoflow.tables import people
-
-
-def day_key(owner: str, day: int, shard: int = 0) -> str:
-    return f"{owner}|{day:06d}|{shard}"
 
 
 def register(app, runtime: Runtime):
@@ -53,20 +50,19 @@ def register(app, runtime: Runtime):
                 per_owner[update["o"]][update["c"]] = (record, update["m"])  # the latest map per conversation
             for owner, latest in per_owner.items():
                 with partition_context(list(latest.values())[-1][0]):
-                    records: dict[str, dict] = {}
-                    for cid, (_, new) in latest.items():
-                        known = loads(index_writes.get(f"{owner}|{cid}")) or []
-                        per_day = people.by_day(new)
-                        days = sorted(set(known) | per_day.keys())
-                        shard = people.shard_of(owner, cid)
-                        for day in days:
-                            key = day_key(owner, day, shard)
-                            if key not in records:
-                                records[key] = people.decode_day(days_writes.get(key))
-                            people.replace_in_day(records[key], cid, per_day.get(day, {}))
-                        write(index_writes, f"{owner}|{cid}", dumps(days))
+                    placed, records = people.owner_updates(
+                        owner, {cid: m for cid, (_, m) in latest.items()}, index_writes.get, days_writes.get)
+                    for key, value in placed:
+                        write(index_writes, key, value)
                     for key, record in records.items():
                         write(days_writes, key, people.encode_day(record))
+        # Every place reaches the changelog before a record holding partials there does
+        # (convoflow.tables.people.owner_updates): the records' changelog writes go out after this
+        # returns (batch_agent flushes the writers), so a replay on any worker finds each
+        # conversation's record.
+        if index_writes.pending:
+            await index_writes.flush()
+            await app.producer.flush()
 
     batch_agent(app, runtime, source, "people", apply, [index_writes, days_writes], bundles=True)
 

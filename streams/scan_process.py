@@ -60,7 +60,7 @@ def scan_store(db, keys: list | None):
                 yield key.encode(), value
         else:
             prefix = key.encode()
-            for k, value in db.items(from_key=prefix):
+            for k, value in db.items(from_key=prefix, read_opt=_full_scan()):
                 if not k.startswith(prefix):
                     break
                 yield k, value
@@ -68,10 +68,16 @@ def scan_store(db, keys: list | None):
 
 def store_states(report, dbs: dict, keys: dict | None = None):
     """``(table, key, state)`` of a partition's stores (table -> store) as the report reads them: every
-    key, or with ``keys`` ({table: [[kind, key], ...]}) only those (a live lookup)."""
+    key (of the report's prefix, when it has one for the table), or with ``keys``
+    ({table: [[kind, key], ...]}) only those (a live lookup)."""
     for source, db in dbs.items():
         decode = decoder(report, source)
-        for key, value in scan_store(db, keys.get(source, []) if keys is not None else None):
+        if keys is not None:
+            wanted = keys.get(source, [])
+        else:
+            prefix = report.prefixes.get(source)
+            wanted = None if prefix is None else [["prefix", prefix]]
+        for key, value in scan_store(db, wanted):
             yield source, key.decode(), decode(value)
 
 

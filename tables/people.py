@@ -11,9 +11,11 @@ A partial holds counts and exact microsecond sums, plus count maps for the
 distinct values (contacts helped, conversations handled): keeping how many
 contributions named each value lets a retraction remove it again.
 
-The owner keeps, per UTC day, the totals of that day's buckets and of the
-whole day per channel, next to each conversation's partials of that day (see
-``replace_in_day``), and per conversation the days it ever contributed to.
+The owner keeps each UTC day as records of at most CONVERSATIONS_PER_RECORD
+conversations; each record holds the totals of its buckets and of the whole day
+per channel next to its conversations' partials of that day (see
+``replace_in_day``). Per conversation, the owner keeps the days it ever
+contributed to and its place in each (``owner_updates``).
 """
 from __future__ import annotations
 
@@ -129,21 +131,120 @@ def add_into(total: dict, partial: dict, sign: int = 1) -> None:
                 total.pop(field, None)
 
 
-def merged(a: dict, b: dict) -> dict:
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in a.items()}
-    add_into(out, b)
-    return out
+def accumulate(total: dict, partial: dict) -> None:
+    """total += partial, for sums of stored totals (every count positive, so nothing drops to zero):
+    what add_into does, without its signs and removals."""
+    for field, value in partial.items():
+        if field in SETS:
+            members = total.get(field)
+            if members is None:
+                total[field] = dict(value)
+            else:
+                for member, n in value.items():
+                    members[member] = members.get(member, 0) + n
+        else:
+            total[field] = total.get(field, 0) + value
 
 
 # ------------------------------------------------------------- per-day records
 
-# A team's conversations of one day are spread over this many records (agents: one), so
-# that a busy team's day stays a small record, rewritten in small pieces.
-TEAM_SHARDS = 8
+# An owner's day is as many records as it needs, each holding the partials of at most this many
+# conversations with its own totals beside them: what one update rewrites stays the same size
+# however many conversations the owner has that day.
+CONVERSATIONS_PER_RECORD = 16
 
 
-def shard_of(owner: str, conversation_id: str) -> int:
-    return 0 if owner.startswith("agent:") else zlib.crc32(conversation_id.encode()) % TEAM_SHARDS
+def day_key(owner: str, day: int, record: int) -> str:
+    """The ``owner_days`` key of one of an owner's day records (the report reads every record of a day)."""
+    return f"{owner}|{day:06d}|r{record}"
+
+
+def legacy_day_key(owner: str, day: int, conversation_id: str) -> str:
+    """Where a store written with fixed shards keeps a conversation's partials of a day (agents one
+    record a day, teams 8 by CRC-32 of the conversation id); those conversations stay there."""
+    shard = 0 if owner.startswith("agent:") else zlib.crc32(conversation_id.encode()) % 8
+    return f"{owner}|{day:06d}|{shard}"
+
+
+def index_key(owner: str, conversation_id: str) -> str:
+    """The ``owner_conversations`` key of the days a conversation contributed to for an owner."""
+    return f"{owner}|{conversation_id}"
+
+
+def counter_key(owner: str, day: int) -> str:
+    """The ``owner_conversations`` key of how many places of the owner's day have been handed out
+    (owners start with ``agent:`` or ``team:``, so it never meets an index key)."""
+    return f"#{owner}|{day:06d}"
+
+
+def decode_places(value: bytes | None) -> dict[int, int | None]:
+    """{day: place} of an index value; None for a day of a store written with fixed shards (a list of days)."""
+    if value is None:
+        return {}
+    stored = orjson.loads(value)
+    if isinstance(stored, list):
+        return {day: None for day in stored}
+    return {int(day): place for day, place in stored.items()}
+
+
+def encode_places(places: dict[int, int | None]) -> bytes:
+    return orjson.dumps({str(day): place for day, place in sorted(places.items())})
+
+
+def record_key(owner: str, day: int, conversation_id: str, place: int | None, per_record: int) -> str:
+    if place is None:
+        return legacy_day_key(owner, day, conversation_id)
+    return day_key(owner, day, place // per_record)
+
+
+def owner_updates(owner: str, latest: dict[str, dict], read_index, read_day,
+                  per_record: int = CONVERSATIONS_PER_RECORD) -> tuple[list, dict]:
+    """What the conversations' latest maps to one owner write: ``(index_writes, day_records)``.
+
+    ``latest``: {conversation_id: contribution map}; ``read_index(key)`` and
+    ``read_day(key)`` read the stored ``owner_conversations`` / ``owner_days`` values.
+
+    Each (conversation, day) gets a place the first time the conversation
+    contributes to that day: the next number of the day's counter. Place ``n``
+    lives in record ``n // per_record``, so a record never holds more than
+    ``per_record`` conversations, and the index keeps the place for good, so a
+    repeat or a replay goes to the same record. ``index_writes`` are
+    ``(key, value)`` pairs: the counter of every day the conversations have a
+    place in, then every conversation's places, each whether it changed or not
+    (the local store may hold a value whose changelog record a crash lost; the
+    caller skips what it already sent). Written to one changelog partition in
+    that order, an index entry that reached the broker implies the counter that
+    handed out its place did (a lost counter would hand a place out twice). They
+    must reach the broker before any of ``day_records`` ({key: record}) does, so
+    that no record holds partials whose place a replay could not find again.
+    """
+    counters: dict[int, int] = {}
+
+    def counter(day: int) -> int:
+        if day not in counters:
+            value = read_index(counter_key(owner, day))
+            counters[day] = orjson.loads(value) if value is not None else 0
+        return counters[day]
+
+    entries: list = []
+    records: dict[str, dict] = {}
+    for cid in sorted(latest):
+        per_day = by_day(latest[cid])
+        places = decode_places(read_index(index_key(owner, cid)))
+        for day in sorted(per_day.keys() - places.keys()):
+            places[day] = counter(day)
+            counters[day] += 1
+        for day in sorted(places):
+            if places[day] is not None:
+                counter(day)
+            key = record_key(owner, day, cid, places[day], per_record)
+            if key not in records:
+                records[key] = decode_day(read_day(key))
+            replace_in_day(records[key], cid, per_day.get(day, {}))
+        if places:
+            entries.append((index_key(owner, cid), encode_places(places)))
+    writes = [(counter_key(owner, day), orjson.dumps(n)) for day, n in sorted(counters.items())] + entries
+    return writes, records
 
 
 def by_day(contribution: dict) -> dict[int, dict]:
@@ -155,16 +256,17 @@ def by_day(contribution: dict) -> dict[int, dict]:
 
 
 def new_day() -> dict:
-    return {"b": {}, "t": {}, "c": {}}
+    return {"a": {}, "t": {}, "b": {}, "c": {}}
 
 
 def replace_in_day(record: dict, conversation_id: str, partials: dict) -> bool:
     """Make ``partials`` the conversation's contribution to this day; False when it already was.
 
     The record keeps each conversation's partials ("c") beside the totals ("b"
-    per bucket, "t" per channel), and the totals move by the difference. Both
-    live in one value, so no crash or replay can pair totals with the wrong
-    partials; applying the same partials again changes nothing.
+    per bucket, "t" per channel, "a" for the whole day in every channel), and the
+    totals move by the difference. Both live in one value, so no crash or replay
+    can pair totals with the wrong partials; applying the same partials again
+    changes nothing.
     """
     old = record["c"].get(conversation_id, {})
     if old == partials:
@@ -174,7 +276,7 @@ def replace_in_day(record: dict, conversation_id: str, partials: dict) -> bool:
         if before == after:
             continue
         channel = key.rsplit("|", 1)[0]
-        for target in (record["b"].setdefault(key, {}), record["t"].setdefault(channel, {})):
+        for target in (record["b"].setdefault(key, {}), record["t"].setdefault(channel, {}), record["a"]):
             if before:
                 add_into(target, before, -1)
             if after:
@@ -191,29 +293,73 @@ def replace_in_day(record: dict, conversation_id: str, partials: dict) -> bool:
 
 
 def encode_day(record: dict) -> bytes:
-    """Totals first, then the per-conversation partials, on two lines: a report decodes only the first."""
-    return orjson.dumps({"b": record["b"], "t": record["t"]}) + b"\n" + orjson.dumps(record["c"])
+    """Four lines: the totals of the whole day in every channel, per channel, per bucket, then each
+    conversation's partials. A report decodes the first line for a whole day (the second with a
+    channel filter, the third for a day cut by its range), and never the fourth."""
+    return b"\n".join(orjson.dumps(record[part]) for part in ("a", "t", "b", "c"))
+
+
+def _all_channels(per_channel: dict) -> dict:
+    total: dict = {}
+    for partial in per_channel.values():
+        add_into(total, partial)
+    return total
 
 
 def decode_day(value: bytes | None) -> dict:
     if value is None:
         return new_day()
-    totals, _, conversations = value.partition(b"\n")
-    return {**orjson.loads(totals), "c": orjson.loads(conversations)}
+    lines = value.split(b"\n", 3)
+    if len(lines) == 2:  # totals ({"b": ..., "t": ...}) and partials, as a store written with fixed shards has them
+        totals = orjson.loads(lines[0])
+        return {"a": _all_channels(totals["t"]), "t": totals["t"], "b": totals["b"], "c": orjson.loads(lines[1])}
+    return dict(zip(("a", "t", "b", "c"), map(orjson.loads, lines)))
 
 
-def decode_day_totals(value: bytes) -> dict:
-    return orjson.loads(value.partition(b"\n")[0])
+class DayTotals:
+    """A record's totals as a report reads them: ``get("a")``, ``get("t")`` and ``get("b")`` (see
+    ``encode_day``), each line decoded only when asked for, the partials never."""
+
+    __slots__ = ("value", "decoded")
+
+    LINES = {"a": 0, "t": 1, "b": 2}
+
+    def __init__(self, value: bytes):
+        self.value, self.decoded = value, {}
+
+    def get(self, name: str, default=None):
+        if name not in self.decoded:
+            if self.value.startswith(b'{"b"'):  # a store written with fixed shards: "b" and "t" on the first line
+                totals = orjson.loads(self.value.partition(b"\n")[0])
+                self.decoded.update(b=totals["b"], t=totals["t"], a=_all_channels(totals["t"]))
+            else:
+                start = 0
+                for _ in range(self.LINES[name]):
+                    start = self.value.index(b"\n", start) + 1
+                self.decoded[name] = orjson.loads(memoryview(self.value)[start:self.value.index(b"\n", start)])
+        return self.decoded.get(name, default)
+
+    def totals(self) -> dict:
+        return {"a": self.get("a", {}), "t": self.get("t", {}), "b": self.get("b", {})}
 
 
-def in_range(day: int, record: dict, start_us: int, end_us: int, channels: frozenset | None) -> dict:
-    """The sum of one day's partials that fall in [start, end) and pass the channel filter."""
-    total: dict = {}
+def decode_day_totals(value: bytes) -> DayTotals:
+    return DayTotals(value)
+
+
+def in_range(day: int, record, start_us: int, end_us: int, channels: frozenset | None) -> dict:
+    """The sum of one day's partials that fall in [start, end) and pass the channel filter (a record's
+    own totals when they are that sum: the caller owns the decoded record)."""
     whole_day = start_us <= day * DAY_US and (day + 1) * DAY_US <= end_us
     if whole_day:
-        for channel, partial in record.get("t", {}).items():
-            if channels is None or channel in channels:
-                add_into(total, partial)
+        if channels is None:
+            return record.get("a", {})
+        kept = [p for channel, p in record.get("t", {}).items() if channel in channels]
+        if len(kept) == 1:
+            return kept[0]
+        total: dict = {}
+        for partial in kept:
+            accumulate(total, partial)
         return total
     return partials_in_range(record.get("b", {}), start_us, end_us, channels)[0]
 

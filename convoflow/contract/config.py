@@ -170,7 +170,7 @@ class Settings:
         "CONVOFLOW_TOPIC_PREFIX", "", TEXT,
         "prefix of every topic and of the consumer group, so that deployments can share a broker (`--topic-prefix`)")
     partitions: int = setting(
-        "CONVOFLOW_PARTITIONS", "4", whole(1), "partitions of the topics convoflow creates (`--partitions`)")
+        "CONVOFLOW_PARTITIONS", "12", whole(1), "partitions of the topics convoflow creates (`--partitions`)")
     data_dir: str = setting("CONVOFLOW_DATA_DIR", "data", NAME, "a worker's local RocksDB state (`--data-dir`)")
     export_dir: str = setting(
         "CONVOFLOW_EXPORT_DIR", "exports", NAME, "where a worker writes CSV files (`--export-dir`)")

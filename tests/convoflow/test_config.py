@@ -79,7 +79,7 @@ def test_the_defaults_are_valid_and_are_what_an_empty_environment_gives():
     for f in dataclasses.fields(config.Settings):
         s = f.metadata["setting"]
         assert getattr(settings, f.name) == s.kind(s.default() if callable(s.default) else s.default), s.var
-    assert settings.broker == "kafka://127.0.0.1:9092" and settings.partitions == 4 and settings.batch_linger == 0.05
+    assert settings.broker == "kafka://127.0.0.1:9092" and settings.partitions == 12 and settings.batch_linger == 0.05
 
 
 @pytest.mark.parametrize("var", sorted(set(config.SETTINGS) - FREE_TEXT))

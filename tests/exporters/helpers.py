@@ -33,9 +33,12 @@ def json_round_trip(value):
 
 
 def stored(report, source, state):
-    """A state as the report reads it back from the store (conversations are stored with their summary)."""
+    """A state as the report reads it back from the store (conversations are stored with their summary;
+    a state given as bytes is the stored value)."""
     if source == "conversations":
         return decoder(report, source)(conversation.encode(state))
+    if isinstance(state, bytes):
+        return decoder(report, source)(state)
     return json_round_trip(state)
 
 
@@ -47,9 +50,9 @@ def run(export_type, ctx, shards):
     """
     report = REPORTS[export_type]
 
-    def states(shard):
+    def states(shard):  # as a shard scans them: only the report's key prefix of a table, when it has one
         return ((source, key, stored(report, source, state)) for source in report.sources
-                for key, state in shard.get(source, {}).items())
+                for key, state in shard.get(source, {}).items() if key.startswith(report.prefixes.get(source, "")))
 
     parts = [json_round_trip(shard_part(report, ctx, states(shard))) for shard in shards]
     rows = [r[1] for r in merge_parts(report, ctx, parts)]

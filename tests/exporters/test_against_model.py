@@ -17,7 +17,6 @@ from convoflow.exporters import csvfile
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.reports import REPORTS
 from convoflow.exporters.request import ExportRequest
-from convoflow.streams.people import day_key
 from convoflow.tables import contact, conversation, directory, people, presence
 from convoflow.tables.directory import Directory
 from tests.exporters.helpers import json_round_trip, run
@@ -29,10 +28,11 @@ EVENTS = simulate.generate(seed=5, agents=6, teams=2, conversations=60, days=2, 
 class Pipeline:
     """What the agents keep, fed in batches; contributions travel as the agents send them."""
 
-    def __init__(self):
+    def __init__(self, per_record: int = people.CONVERSATIONS_PER_RECORD):
         self.tables = defaultdict(dict)  # table -> key -> state
-        self.owners = defaultdict(dict)  # owner -> conversation -> the days it contributed to
+        self.index = {}  # owner_conversations: key -> the stored bytes
         self.owner_days = {}  # key -> the stored bytes (reports see only the decoded totals)
+        self.per_record = per_record
 
     def feed(self, batch):
         per_conversation = defaultdict(list)
@@ -62,17 +62,12 @@ class Pipeline:
                 contact.apply_conversation(self.tables["contacts"].setdefault(c["c"], {}), c)
 
     def receive(self, owner, cid, new):
-        new = json_round_trip(new)
-        per_day = people.by_day(new)
-        days = sorted(set(self.owners[owner].get(cid, [])) | per_day.keys())
-        shard = people.shard_of(owner, cid)
-        for day in days:
-            key = day_key(owner, day, shard)
-            record = people.decode_day(self.owner_days.get(key))
-            people.replace_in_day(record, cid, per_day.get(day, {}))
+        placed, records = people.owner_updates(owner, {cid: json_round_trip(new)}, self.index.get,
+                                               self.owner_days.get, self.per_record)
+        self.index.update(placed)
+        for key, record in records.items():
             self.owner_days[key] = people.encode_day(record)
-            self.tables["owner_days"][key] = people.decode_day_totals(self.owner_days[key])
-        self.owners[owner][cid] = days
+            self.tables["owner_days"][key] = self.owner_days[key]  # read as a report reads it
 
     def shards(self, n, rng):
         shards = [defaultdict(dict) for _ in range(n)]
@@ -83,8 +78,9 @@ class Pipeline:
 
 
 def fed_in_batches(events, rng) -> "Pipeline":
-    """A pipeline fed the events in batches of random sizes, as agents get them."""
-    pipeline = Pipeline()
+    """A pipeline fed the events in batches of random sizes, as agents get them; an owner's day is split
+    into records of a random bound (the smaller, the more records a report adds up)."""
+    pipeline = Pipeline(per_record=rng.choice([1, 3, people.CONVERSATIONS_PER_RECORD]))
     i = 0
     while i < len(events):
         size = rng.choice([1, 7, 50, 400])
