@@ -63,8 +63,9 @@ CATALOG: tuple[Topic, ...] = (
           compacted=True, replicated=True),
     Topic("contacts", CHANGELOG, "contact_profile_id", "`contacts` agent", "restore; every worker's copy",
           compacted=True, replicated=True),
-    Topic("owner_conversations", CHANGELOG, "<owner>|<conversation_id>", "`people` agent", "restore", compacted=True),
-    Topic("owner_days", CHANGELOG, "<owner>|<UTC day>|<record>", "`people` agent", "restore", compacted=True),
+    Topic("owner_conversations", CHANGELOG, "<owner>|<conversation_id>; #<owner>|<UTC day>", "`people` agent",
+          "restore", compacted=True),
+    Topic("owner_days", CHANGELOG, "<owner>|<UTC day>|r<n>", "`people` agent", "restore", compacted=True),
     Topic("export_log", CHANGELOG, "request_id", "coordinator", "restore", compacted=True),
     # Faust's own: the group's assignor elects its leader here
     Topic("__assignor-__leader", FAUST, "-", "Faust", "Faust", partitions=1),
