@@ -31,8 +31,8 @@ NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
 
 def feature(setting: str) -> bool:
     """Whether the production code reads a setting at all (it may be added while these tests exist)."""
-    for folder in ("convoflow", "streams", "exporters"):
-        for path in (REPO / folder).glob("*.py"):
+    for folder in ("convoflow", "streams", "exporters", "tables", "web"):
+        for path in (REPO / folder).rglob("*.py"):
             if setting in path.read_text(errors="replace"):
                 return True
     return False
