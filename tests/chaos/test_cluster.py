@@ -98,7 +98,7 @@ def test_every_topic_is_created_with_3_replicas_and_min_insync_2(cluster):
         assert (ready.replication, ready.notes) == (3, [])
         names = [t.name for t in deployment_topics(s)]
         partitions = cluster.partitions(names)
-        assert len(partitions) == 4 * (len(names) - 1) + 1
+        assert len(partitions) == s.partitions * (len(names) - 1) + 1  # and the assignor's topic: one
         assert {len(p["replicas"]) for p in partitions} == {3}
         configs = asyncio.run(_configs(cluster, names))
         assert {c["min.insync.replicas"] for c in configs.values()} == {"2"}
