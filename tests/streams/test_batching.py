@@ -1,7 +1,6 @@
 """A batch that fails is applied again, never dropped; a record that keeps failing becomes a dead letter;
 batches are acknowledged once applied; an agent of bundles takes fewer records a batch."""
 import asyncio
-from types import SimpleNamespace
 
 import pytest
 from faust.types import TP
