@@ -158,8 +158,8 @@ def _stream_reader(app, source, args, state) -> None:
 
 def _channel_reader(app, source, args, state) -> None:
     """The topics' Faust channel read in batches, as convoflow's agents read it
-    (``convoflow.streams.runtime.batches``), without Faust's per-event Stream."""
-    from convoflow.streams.runtime import batches
+    (``convoflow.streams.batching.batches``), without Faust's per-event Stream."""
+    from convoflow.streams.batching import batches
 
     channel = source.clone(is_iterator=True)
     app.topics.add(channel)

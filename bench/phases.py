@@ -285,7 +285,7 @@ def restore(args, settings: Settings, worker: WorkerProcess, rss: RssSampler, fi
         fig["restore_bulk_s"] = float(bulk.group(2))
         fig["restore_bulk_rps"] = round(int(bulk.group(1)) / max(float(bulk.group(2)), 1e-9))
         notes["restore_bulk_rps"] = ("the worker's own line: records read into RocksDB before Faust started "
-                                     "(streams/restore.py), without process start, group join and the export")
+                                     "(streams/state/recovery.py), without process start, group join and the export")
         log(f"restore_bulk_rps {fig['restore_bulk_rps']:,} ({bulk.group(1)} records in {bulk.group(2)} s)")
 
 

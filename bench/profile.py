@@ -48,10 +48,10 @@ def load(path: str) -> list[tuple[list[str], int]]:
 
 
 # Where a sample's time goes. First the rules that win wherever their frame is in the stack (in this
-# order: orjson inside streams/runtime.py:loads is "state codec"; a socket write under the producer
+# order: orjson inside streams/codec.py:loads is "state codec"; a socket write under the producer
 # is "produce"); then, from the innermost frame outwards, the rules for the glue; else the loop.
 ANYWHERE = [
-    ("state codec: orjson loads/dumps of whole table values", ("loads (streams/runtime.py)", "dumps (streams/runtime.py)")),
+    ("state codec: orjson loads/dumps of whole table values", ("loads (streams/codec.py)", "dumps (streams/codec.py)")),
     ("validation: convoflow/contract/events.py", ("(convoflow/contract/events.py)",)),
     ("fold: tables/*.py", ("(tables/",)),
     ("exports, lookups: exporters/*.py", ("(exporters/",)),

@@ -16,13 +16,15 @@ import faust
 from convoflow.contract.config import Settings
 from convoflow.contract.topics import ensure_topics
 from convoflow.streams import (
-    contacts, conversations, directory, exports, memory, metrics, people, presence, restore, schedule, watchdog,
+    contacts, conversations, directory, exports, memory, metrics, people, presence, schedule, watchdog,
 )
 from convoflow.web import dashboard, explain, lookups, api as web
 from convoflow.streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
 from convoflow.streams.export_results import Results
 from convoflow.streams.replica import Replica
-from convoflow.streams.runtime import Runtime, configure_rocksdb_memory, log
+from convoflow.streams.runtime import Runtime, log
+from convoflow.streams.state import recovery
+from convoflow.streams.state.memory import configure_rocksdb_memory
 
 
 def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Runtime]:
@@ -110,12 +112,12 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
 
 
 def register_partition_copies(app, settings: Settings) -> None:
-    """A worker reads the table partitions a rebalance gives it into its stores (``convoflow.streams.restore``),
+    """A worker reads the table partitions a rebalance gives it into its stores (``convoflow.streams.state.recovery``),
     and drops the copies of those it no longer holds after CONVOFLOW_STALE_PARTITION_HOURS."""
     grace = settings.stale_partition_seconds()
 
     async def restore_assigned(tps):
-        await restore.restore_logged(app, settings, tps, log)
+        await recovery.restore_logged(app, settings, tps, log)
 
     app.tables.restorer = restore_assigned
 
@@ -134,7 +136,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     topics = loop.run_until_complete(ensure_topics(settings))
     app, runtime = create_app(settings, topics.replication)
     runtime.notes += topics.notes
-    loop.run_until_complete(restore.wait_until_served(app, settings))
+    loop.run_until_complete(recovery.wait_until_served(app, settings))
     # The agents allocate many short-lived objects and few cycles: collections of the
     # heap that is there at start, and collections every 700 allocations, cost a busy
     # worker about 15 % of its throughput (measured with the bench's ingest).

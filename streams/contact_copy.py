@@ -12,7 +12,10 @@ import os
 import shutil
 
 import orjson
-from rocksdict import AccessType, Checkpoint, Options, Rdict, WriteBatch, WriteOptions
+from rocksdict import Options, Rdict, WriteBatch
+
+from convoflow.streams.state.checkpoint import checkpoint, open_checkpoint
+from convoflow.streams.state.partition import WITHOUT_WAL, estimated_keys
 
 NONE = (None, None)
 
@@ -30,14 +33,12 @@ class ContactCopy:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         options.create_if_missing(True)
         db = Rdict(path, options=options)
-        without_wal = WriteOptions()
-        without_wal.disable_wal = True
-        db.set_write_options(without_wal)
+        db.set_write_options(WITHOUT_WAL)
         return cls(db)
 
     @classmethod
     def open_checkpoint(cls, path: str) -> "ContactCopy":
-        return cls(Rdict(path, options=Options(raw_mode=True), access_type=AccessType.read_only()))
+        return cls(open_checkpoint(path))
 
     def apply(self, changes: dict[bytes, tuple[str | None, str | None]]) -> None:
         """Each contact's latest identifiers; (None, None) removes it."""
@@ -56,11 +57,11 @@ class ContactCopy:
         return NONE if raw is None else tuple(orjson.loads(raw))
 
     def estimated_count(self) -> int:
-        return self.db.property_int_value("rocksdb.estimate-num-keys") or 0
+        return estimated_keys(self.db)
 
     def checkpoint(self, path: str) -> None:
         """A consistent copy at ``path`` (hard links to the store's files, after a flush)."""
-        Checkpoint(self.db).create_checkpoint(path)
+        checkpoint(self.db, path)
 
     def close(self) -> None:
         self.db.close()

@@ -4,9 +4,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from convoflow.streams.ingest import accepted
-from convoflow.streams.runtime import (
-    Runtime, TableWriter, batch_agent, bundled_items, by_partition, dumps, loads, partition_context,
-)
+from convoflow.streams.batching import batch_agent, by_partition
+from convoflow.streams.codec import dumps, loads
+from convoflow.streams.outbox import bundled_items
+from convoflow.streams.runtime import Runtime
+from convoflow.streams.state.writer import TableWriter, partition_context
 from convoflow.tables import contact
 
 

@@ -17,7 +17,10 @@ from collections import defaultdict
 from convoflow.contract.events import CONVERSATION_TOPICS
 from convoflow.streams.ingest import accepted
 from convoflow.streams.people import add_contributions
-from convoflow.streams.runtime import Outbox, Runtime, TableWriter, batch_agent, by_partition, partition_context
+from convoflow.streams.batching import batch_agent, by_partition
+from convoflow.streams.outbox import Outbox
+from convoflow.streams.runtime import Runtime
+from convoflow.streams.state.writer import TableWriter, partition_context
 from convoflow.tables import contact, conversation
 
 

@@ -17,7 +17,8 @@ from aiokafka import AIOKafkaConsumer
 
 from convoflow.contract.config import Settings
 from convoflow.contract.topics import partitions_of
-from convoflow.streams.runtime import log, poll
+from convoflow.streams.polling import poll
+from convoflow.streams.runtime import log
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -30,7 +30,8 @@ from faust.web import Request, Response, View
 
 from convoflow.contract.topics import end_offsets
 from convoflow.streams.export_results import Results
-from convoflow.streams.runtime import ROCKSDB_BUDGET, Runtime, log, shared_rocksdb_memory
+from convoflow.streams.runtime import Runtime, log
+from convoflow.streams.state.memory import ROCKSDB_BUDGET, shared_rocksdb_memory
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from convoflow.streams.runtime import (
-    Outbox, Runtime, SentInProcess, TableWriter, batch_agent, bundled_items, by_partition, partition_context,
-)
+from convoflow.streams.batching import batch_agent, by_partition
+from convoflow.streams.outbox import Outbox, SentInProcess, bundled_items
+from convoflow.streams.runtime import Runtime
+from convoflow.streams.state.writer import TableWriter, partition_context
 from convoflow.tables import people
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from convoflow.streams.ingest import accepted
-from convoflow.streams.runtime import Runtime, TableWriter, batch_agent, by_partition, dumps, loads, partition_context
+from convoflow.streams.batching import batch_agent, by_partition
+from convoflow.streams.codec import dumps, loads
+from convoflow.streams.runtime import Runtime
+from convoflow.streams.state.writer import TableWriter, partition_context
 from convoflow.tables import presence
 
 

@@ -18,7 +18,8 @@ from rocksdict import BlockBasedOptions, Options
 from convoflow.contract.config import Settings
 from convoflow.contract.topics import changelog_topic, partitions_of
 from convoflow.streams.contact_copy import NONE, ContactCopy
-from convoflow.streams.runtime import poll, share_memory
+from convoflow.streams.polling import poll
+from convoflow.streams.state.memory import share_memory
 from convoflow.tables import contact
 from convoflow.tables.directory import Directory
 

@@ -2,9 +2,8 @@
 
 Decoding a stored conversation, making its row and its CSV line cost some
 20 µs in Python, all on the worker's one core: 20 s for a million rows. A shard
-of a large partition instead checkpoints the stores it reads (RocksDB hard
-links to their files after a flush: a consistent copy in milliseconds, which
-later writes and compactions do not touch) and the contact identifiers' copy,
+of a large partition instead checkpoints the stores it reads
+(``convoflow.streams.state.checkpoint``) and the contact identifiers' copy,
 and a helper process (``python -m convoflow.streams.scan_process DIR``) scans the
 checkpoints and writes the shard's sorted runs to files in DIR, for the
 coordinator to merge. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers run at
@@ -23,47 +22,19 @@ import sys
 import time
 
 import orjson
-from rocksdict import AccessType, Checkpoint, Options, Rdict, ReadOptions
 
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import ContactCopy
+from convoflow.streams.state.checkpoint import checkpoint, open_checkpoint
+from convoflow.streams.state.partition import estimated_keys, scan_store
 from convoflow.tables.directory import Directory
 
 log = logging.getLogger("convoflow")
-STORE_META_PREFIX = b"__faust"
 CONTACTS = "contacts-copy"  # the checkpoint of the contact identifiers, beside the stores' (named by table)
 RUN_CHUNK = 1_000  # [sort_key, line] items written to a run file at once
 HELPER = [sys.executable, "-m", "convoflow.streams.scan_process"]  # + the directory; the job on stdin
-
-
-def _full_scan() -> ReadOptions:
-    """A whole-store read passes the block cache by: a report reads every block once."""
-    opts = ReadOptions()
-    opts.fill_cache(False)
-    opts.set_readahead_size(2 * 1024 * 1024)
-    return opts
-
-
-def scan_store(db, keys: list | None):
-    """(key, value) of a partition's store: all of it, or only the exact keys and key prefixes given."""
-    if keys is None:
-        for key, value in db.items(read_opt=_full_scan()):
-            if not key.startswith(STORE_META_PREFIX):
-                yield key, value
-        return
-    for kind, key, *_ in keys:
-        if kind == "exact":
-            value = db.get(key.encode())
-            if value is not None:
-                yield key.encode(), value
-        else:
-            prefix = key.encode()
-            for k, value in db.items(from_key=prefix, read_opt=_full_scan()):
-                if not k.startswith(prefix):
-                    break
-                yield k, value
 
 
 def store_states(report, dbs: dict, keys: dict | None = None):
@@ -79,10 +50,6 @@ def store_states(report, dbs: dict, keys: dict | None = None):
             wanted = None if prefix is None else [["prefix", prefix]]
         for key, value in scan_store(db, wanted):
             yield source, key.decode(), decode(value)
-
-
-def estimated_keys(db) -> int:
-    return db.property_int_value("rocksdb.estimate-num-keys") or 0
 
 
 def write_runs(items, directory: str) -> list[list]:
@@ -124,8 +91,7 @@ def scan(job: dict, directory: str) -> list[list]:
     contacts = ContactCopy.open_checkpoint(os.path.join(directory, CONTACTS))
     ctx = ReportContext(ExportRequest.from_params(job["request"]), job["as_of_us"], Directory(job["directory"]),
                         contacts.get, job["url_template"])
-    stores = {source: Rdict(os.path.join(directory, source), options=Options(raw_mode=True),
-                            access_type=AccessType.read_only()) for source in report.sources}
+    stores = {source: open_checkpoint(os.path.join(directory, source)) for source in report.sources}
     try:
         return write_runs(shard_lines(report, ctx, store_states(report, stores)), directory)
     finally:
@@ -159,7 +125,7 @@ class ScanProcesses:
             # store from this thread, never in the middle of this.
             started = time.monotonic()
             for source, db in dbs.items():
-                Checkpoint(db).create_checkpoint(os.path.join(directory, source))
+                checkpoint(db, os.path.join(directory, source))
             contacts.checkpoint(os.path.join(directory, CONTACTS))
             checkpointed = time.monotonic()
             async with self.slots:

@@ -263,7 +263,7 @@ class Settings:
         return cls(**read, **given)
 
     def rocksdb_memory(self) -> tuple[int, int]:
-        """(cache bytes, write buffer bytes) for ``convoflow.streams.runtime.configure_rocksdb_memory``."""
+        """(cache bytes, write buffer bytes) for ``convoflow.streams.state.memory``'s budget."""
         if not 0 < self.rocksdb_write_buffers_mb < self.rocksdb_cache_mb:
             raise ConfigError(f"CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB ({self.rocksdb_write_buffers_mb}) must be at least 1 "
                               f"and less than CONVOFLOW_ROCKSDB_CACHE_MB ({self.rocksdb_cache_mb}), which holds it")

@@ -35,7 +35,9 @@ from convoflow.exporters.request import BadRequest, ExportRequest, parse_request
 from convoflow.streams.exports.inbox import Inbox
 from convoflow.streams.exports.protocol import REASSIGNED, report_context
 from convoflow.streams.replica import Replica
-from convoflow.streams.runtime import Runtime, dumps, loads, log, partition_for
+from convoflow.streams.codec import dumps, loads
+from convoflow.streams.outbox import partition_for
+from convoflow.streams.runtime import Runtime, log
 
 REBALANCE_RETRIES = 5
 # The longest chain of records that one published record leads to before the tables hold it:

@@ -12,7 +12,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from convoflow.contract.topics import changelog_topic, partitions_of, partitions_of_topics
-from convoflow.streams.runtime import Runtime, poll
+from convoflow.streams.polling import poll
+from convoflow.streams.runtime import Runtime
 
 
 class Inbox:

@@ -20,7 +20,8 @@ from convoflow.exporters.request import ExportRequest
 from convoflow.streams.exports.inbox import Inbox
 from convoflow.streams.exports.protocol import REASSIGNED, report_context
 from convoflow.streams.replica import Replica
-from convoflow.streams.runtime import Runtime, dumps, loads, log
+from convoflow.streams.codec import dumps, loads
+from convoflow.streams.runtime import Runtime, log
 from convoflow.streams.scan_process import ScanProcesses, read_runs, store_states
 
 PART_BYTES = 256 * 1024

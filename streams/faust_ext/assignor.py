@@ -14,7 +14,7 @@ replicas:
   goes preferably to a worker that is warm for it. When the worker a partition
   should go to is not warm for it and its owner is still in the group, the
   owner keeps it for now and the new worker gets it as a standby: it restores
-  the partition beside the running owner (``convoflow.streams.restore`` when the standby
+  the partition beside the running owner (``convoflow.streams.state.recovery`` when the standby
   is assigned, then Faust's standby reading). The assignment tells that
   worker which partitions it is warming up for.
 - A worker that finds one of those partitions warm asks the group to

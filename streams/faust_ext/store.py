@@ -5,7 +5,7 @@ Faust picks a table store by the ``store`` URL's scheme; ``convoflow`` names
 Faust's RocksDB store with two differences:
 
 - Every store of the process shares one block cache, with the write buffers
-  charged to it (``convoflow.streams.runtime.shared_rocksdb_memory``). Faust gave each
+  charged to it (``convoflow.streams.state.memory``). Faust gave each
   partition's store its own cache and write buffers, so a worker's RocksDB
   memory grew with its partitions (28 stores: up to 448 MiB of caches and
   1.3 GiB of write buffers).
@@ -34,7 +34,8 @@ from pathlib import Path
 import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
 
-from convoflow.streams.runtime import share_memory
+from convoflow.streams.state.memory import share_memory
+from convoflow.streams.state.partition import WITHOUT_WAL
 
 
 class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
@@ -57,10 +58,6 @@ class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
         db = super().open(path, read_only=read_only)
         db.set_write_options(WITHOUT_WAL)
         return db
-
-
-WITHOUT_WAL = rocksdict.WriteOptions()
-WITHOUT_WAL.disable_wal = True
 
 
 class Store(faust_rocksdb.Store):

@@ -15,7 +15,7 @@ class TableManager(FaustTableManager):
     - it starts without the second Faust slept first (to let tables be declared after the
       worker starts; every convoflow table exists before it does);
     - a rebalance that gives this worker table partitions it did not have, as active or
-      standby, reads them into the local stores with ``restorer`` (``convoflow.streams.restore``:
+      standby, reads them into the local stores with ``restorer`` (``convoflow.streams.state.recovery``:
       write batches, not Faust's per-record recovery) before Faust's recovery starts, so
       Faust reads only what was written since;
     - :meth:`drop_stale_copies` deletes the local copies of partitions the worker has not

@@ -8,7 +8,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from convoflow.app import create_app
 from convoflow.contract.config import Settings
-from convoflow.streams.runtime import OFFSET_KEY, TableWriter, partition_context
+from convoflow.streams.state.partition import OFFSET_KEY
+from convoflow.streams.state.writer import TableWriter, partition_context
 from tests.integration.harness import BROKER
 from tests.streams.worker_app import record
 

@@ -1,210 +1,46 @@
-"""A batch that fails is applied again, never dropped; a record that keeps failing becomes a dead letter;
-batches are acknowledged once applied; table writes go to the partition's store and changelog."""
+"""What the agents of a worker share: how far each partition is processed, and dead letters
+that keep the record's bytes and say where it came from and why."""
 import asyncio
 from types import SimpleNamespace
 
 import pytest
-from faust.types import TP
 
 from convoflow.contract.config import Settings
-from convoflow.streams import runtime as rt
-from convoflow.streams.faust_ext.transport import Chunk
+from convoflow.streams.runtime import Runtime, reason_kind
 
-from .worker_app import PREFIX, record, run
-
-
-def event(offset):
-    return record("t", 0, offset)
+from .worker_app import record
 
 
-def runtime_with_dead_letters(monkeypatch):
-    r = rt.Runtime(Settings())
-    letters = []
-
-    async def dead_letter(msg, reason):
-        letters.append((msg.offset, reason))
-
-    monkeypatch.setattr(r, "dead_letter", dead_letter)
-    return r, letters
+def test_a_partition_is_marked_processed_only_forwards():
+    r = Runtime(Settings())
+    r.mark("t", 0, 5)
+    r.mark("t", 0, 3)  # a batch applied again after a retry
+    assert r.processed == {("t", 0): 5}
+    assert r.position("t", 0) == 5 and r.position("t", 1) == 0
 
 
-def feed(monkeypatch, batches):
-    async def fake_batches(app, sink, max_, linger):
-        for b in batches:
-            yield b
-
-    monkeypatch.setattr(rt, "batches", fake_batches)
-
-
-def test_a_batch_that_fails_once_is_applied_again(monkeypatch):
-    r, letters = runtime_with_dead_letters(monkeypatch)
-    feed(monkeypatch, [[event(0), event(1)]])
-    r.sent.changed("conversation|c1")
-    applied, calls = [], []
-
-    async def apply(records):
-        calls.append(len(records))
-        if len(calls) == 1:
-            raise ConnectionError("broker away")
-        applied.extend(r.offset for r in records)
-
-    asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
-    assert applied == [0, 1] and calls == [2, 2] and not letters
-    assert r.processed[("t", 0)] == 2
-    assert r.counts["apply_errors"] == 1
-    assert r.sent.digests == {}, "what the failed attempt marked as sent is sent again"
+def test_waiting_for_a_partition_returns_once_it_is_processed_and_times_out_otherwise():
+    r = Runtime(Settings())
+    r.mark("t", 2, 10)
+    asyncio.run(r.wait_processed({"t": {"2": 10}}, 2, timeout=1))
+    with pytest.raises(TimeoutError, match="partition 2"):
+        asyncio.run(r.wait_processed({"t": {2: 11}}, 2, timeout=0.05))
 
 
-def test_a_record_that_keeps_failing_goes_to_dead_letters_and_the_rest_is_applied(monkeypatch):
-    monkeypatch.setattr(rt, "RETRY_FOR_SECONDS", 0.3)
-    r, letters = runtime_with_dead_letters(monkeypatch)
-    feed(monkeypatch, [[event(0), event(1), event(2)], [event(3)]])
-    applied = []
+def test_a_dead_letter_keeps_the_bytes_and_names_its_source_and_reason():
+    sent = []
 
-    async def apply(records):
-        if any(r.offset == 1 for r in records):
-            raise ValueError("cannot apply offset 1")
-        applied.extend(r.offset for r in records)
+    async def send(topic, key, value, partition, timestamp, headers):
+        sent.append((topic, key, value, dict(headers)))
 
-    asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
-    assert applied == [0, 2, 3]
-    assert letters == [(1, "internal error while applying the event: ValueError: cannot apply offset 1")]
-    assert r.processed[("t", 0)] == 4
+    settings = Settings()
+    r = Runtime(settings, SimpleNamespace(producer=SimpleNamespace(send=send)))
+    asyncio.run(r.dead_letter(record("in", 3, 42, b"k1", b"{bad"), "invalid JSON: line 1 'x'"))
+    assert sent == [(settings.topic("dead-letters"), b"k1", b"{bad", {
+        "source_topic": b"in", "source_partition": b"3", "source_offset": b"42", "reason": b"invalid JSON: line 1 'x'"})]
+    assert r.counts["dead_letters"] == 1 and r.dead_letters == {"invalid JSON": 1}
 
 
-def test_cancellation_is_not_retried(monkeypatch):
-    r, _ = runtime_with_dead_letters(monkeypatch)
-    feed(monkeypatch, [[event(0)]])
-
-    async def apply(records):
-        raise asyncio.CancelledError
-
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(rt.apply_batches(r, None, apply, r.settings.batch_size))
-    assert ("t", 0) not in r.processed
-
-
-# ------------------------------------------------------------------ batches from the real consumer's sinks
-
-MESSAGES = PREFIX + "messages"
-
-
-def queue(app, *offsets, generation=None):
-    tp = TP(MESSAGES, 0)
-    generation = app.consumer_generation_id if generation is None else generation
-    app.consumer.sinks[MESSAGES].put(Chunk(tp, [record(MESSAGES, 0, o) for o in offsets], generation))
-
-
-def test_a_batch_is_acknowledged_only_when_the_next_one_is_asked_for(app):
-    consumer, sink, tp = app.consumer, app.consumer.sinks[MESSAGES], TP(MESSAGES, 0)
-    app.flow_control.resume()
-    queue(app, 0, 1, 2)
-
-    async def scenario():
-        reader = rt.batches(app, sink, 2)
-        first = await reader.__anext__()
-        acked_while_applying, in_flight = consumer._new_offset(tp), [c.last for c in sink.in_flight]
-        second = await reader.__anext__()
-        acked_after_first = consumer._new_offset(tp)
-        await reader.aclose()  # the agent stops in the middle of the second batch
-        return first, acked_while_applying, in_flight, second, acked_after_first
-
-    first, acked_while_applying, in_flight, second, acked_after_first = run(app, scenario())
-    assert [r.offset for r in first] == [0, 1] and [r.offset for r in second] == [2]
-    assert acked_while_applying is None and in_flight == [1], "a rebalance waits for the batch in flight"
-    assert acked_after_first == 2
-    assert consumer._new_offset(tp) == 2, "the interrupted batch stays unacknowledged: it is read again"
-    assert sink.in_flight == []
-
-
-def test_records_of_an_older_generation_or_a_stopped_flow_are_skipped_unacknowledged(app):
-    consumer, sink, tp = app.consumer, app.consumer.sinks[MESSAGES], TP(MESSAGES, 0)
-
-    async def first_batch():
-        reader = rt.batches(app, sink, 10)
-        try:
-            return [r.offset for r in await asyncio.wait_for(reader.__anext__(), 0.5)]
-        except asyncio.TimeoutError:
-            return []
-
-    app.flow_control.resume()
-    queue(app, 0, generation=app.consumer_generation_id - 1)
-    queue(app, 1)
-    assert run(app, first_batch()) == [1]
-    app.flow_control.suspend()
-    queue(app, 2)
-    assert run(app, first_batch()) == []
-    assert consumer._new_offset(tp) is None
-
-
-# ------------------------------------------------------------------ table writes
-
-
-def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_batch_ends(app):
-    table = app.tables["conversations"]
-    store, sent = table.data, []
-
-    async def scenario():
-        loop = asyncio.get_running_loop()
-
-        async def send_records(topic, partition, records):  # one batch, its future: its first offset
-            fut = loop.create_future()
-            sent.append((topic, partition, list(records), fut))
-            return [(fut, len(records))]
-
-        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send_records=send_records)), table)
-        with rt.partition_context(record("t", 1, 0)):
-            writer["c1"] = b"v1"
-            writer["c1"] = b"v2"
-            read_back = writer.get("c1")
-        in_store_before_flush = store.partition_db(1).get(b"c1")
-        await writer.flush()
-        sent[0][3].set_result(SimpleNamespace(offset=6))
-        await asyncio.sleep(0)
-        return in_store_before_flush, read_back
-
-    in_store_before_flush, read_back = run(app, scenario())
-    assert in_store_before_flush == read_back == b"v2"
-    changelog = table.changelog_topic.get_topic_name()
-    assert [s[:3] for s in sent] == [(changelog, 1, [(b"c1", b"v1"), (b"c1", b"v2")])]
-    assert store.partition_db(1).get(rt.OFFSET_KEY) == b"7", "the offset a restore reads on from: the last record"
-    assert store.partition_db(0).get(b"c1") is None
-
-
-def test_no_offset_is_recorded_for_a_failed_send_nor_into_a_revoked_partition(app):
-    from faust.types import TP as FaustTP
-
-    table = app.tables["conversations"]
-    store = table.data
-
-    async def scenario():
-        loop = asyncio.get_running_loop()
-        sent = []
-
-        async def send_records(topic, partition, records):
-            sent.append(loop.create_future())
-            return [(sent[-1], len(records))]
-
-        writer = rt.TableWriter(SimpleNamespace(producer=SimpleNamespace(send_records=send_records)), table)
-        for partition in (0, 1):
-            with rt.partition_context(record("t", partition, 0)):
-                writer["c1"] = b"v1"
-        await writer.flush()
-        store.revoke_partitions(table, {FaustTP(table.changelog_topic.get_topic_name(), 1)})  # while on its way
-        sent[0].set_exception(ConnectionError("broker away"))
-        sent[1].set_result(SimpleNamespace(offset=3))
-        await asyncio.sleep(0)
-
-    run(app, scenario())
-    assert store.partition_db(0).get(b"c1") == b"v1" and store.partition_db(0).get(rt.OFFSET_KEY) is None
-    assert set(store.open_partitions()) == {0}, "a revoked partition is not opened again just to record an offset"
-
-
-def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(app):
-    """A bundle carries up to Outbox.MAX_ITEMS items: 10,000 bundles in one batch stopped the event
-    loop for seconds. An agent of bundles takes fewer, and its sink holds a few batches."""
-    sinks = app.consumer.sinks
-    per_batch = Settings().batch_size // rt.BUNDLE_BATCH_DIVISOR
-    assert sinks[PREFIX + "people-updates"].max_records == rt.BUNDLE_BATCHES_QUEUED * per_batch
-    assert sinks[PREFIX + "contact-updates"].max_records == rt.BUNDLE_BATCHES_QUEUED * per_batch
-    assert sinks[PREFIX + "messages"].max_records == rt.EVENT_BATCHES_QUEUED * Settings().batch_size
+def test_a_reason_kind_leaves_the_particulars_out():
+    assert reason_kind("missing field: 'conversation_id'") == "missing field"
+    assert reason_kind("unknown type 'x' in the event") == "unknown type"

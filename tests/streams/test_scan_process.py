@@ -5,7 +5,7 @@ import os
 import sys
 
 import pytest
-from rocksdict import Options, Rdict
+from rocksdict import Options
 
 from convoflow.tools import simulate
 import orjson
@@ -17,22 +17,15 @@ from convoflow.exporters.reports import REPORTS, merge_lines, shard_lines
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import NONE, ContactCopy
 from convoflow.streams import scan_process
-from convoflow.streams.scan_process import ScanProcesses, read_runs, run_helper, scan_store
+from convoflow.streams.scan_process import ScanProcesses, read_runs, run_helper
 from convoflow.tables import conversation
 from convoflow.tables.directory import Directory, entity_key, merge
+
+from .rocksdb_files import store
 
 REQUEST = {"request_id": "r", "export_type": "conversations_resolved", "time_zone": "Europe/Brussels",
            "date_from": "2024-07-01", "date_to": "2024-07-04", "channels": [], "as_of": None}
 AS_OF = parse_time("2024-07-10T00:00:00Z")
-
-
-def store(path, items: dict[bytes, bytes]) -> Rdict:
-    options = Options(raw_mode=True)
-    options.create_if_missing(True)
-    db = Rdict(str(path), options=options)
-    for k, v in items.items():
-        db[k] = v
-    return db
 
 
 @pytest.fixture(scope="module")
@@ -72,21 +65,6 @@ def contact_copy(path, contacts) -> ContactCopy:
 def job(directory):
     return {"report": "conversations_resolved", "request": REQUEST, "as_of_us": AS_OF, "directory": directory,
             "url_template": "https://x.test/{conversation_id}"}
-
-
-def test_contact_copy_keeps_the_latest_identifiers_and_checkpoints_them(tmp_path):
-    copy = contact_copy(tmp_path / "copy", {"c1": ("p1", None), "c2": ("p2", "s2")})
-    copy.apply({b"c1": ("p1b", "s1"), b"c2": NONE})
-    assert copy.get("c1") == ("p1b", "s1") and copy.get("c2") == NONE and copy.get(None) == NONE
-    copy.checkpoint(str(tmp_path / "cp"))
-    copy.apply({b"c3": ("p3", None)})  # after the checkpoint: not in it
-    seen = ContactCopy.open_checkpoint(str(tmp_path / "cp"))
-    assert (seen.get("c1"), seen.get("c2"), seen.get("c3")) == (("p1b", "s1"), NONE, NONE)
-    seen.close()
-    copy.close()
-    again = ContactCopy.create(str(tmp_path / "copy"), Options(raw_mode=True))
-    assert again.get("c1") == NONE, "a new copy starts empty: it is rebuilt from the changelog"
-    again.close()
 
 
 @pytest.fixture
@@ -148,10 +126,3 @@ def _helpers(marker: str) -> list[str]:
         except OSError:
             pass
     return found
-
-
-def test_scan_store_skips_fausts_keys_and_reads_exact_keys_and_prefixes(tmp_path):
-    db = store(tmp_path / "s", {b"a1": b"1", b"a2": b"2", b"b1": b"3", b"__faust\x00x": b"0"})
-    assert [k for k, _ in scan_store(db, None)] == [b"a1", b"a2", b"b1"]
-    assert [k for k, _ in scan_store(db, [["exact", "b1"], ["exact", "zz"], ["prefix", "a"]])] == [b"b1", b"a1", b"a2"]
-    db.close()

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 from convoflow.contract.config import Settings
 from convoflow.streams.exports.inbox import Inbox
 from convoflow.streams.exports.shards import LOCAL_PARTS_AHEAD, Shards
-from convoflow.streams.runtime import dumps
+from convoflow.streams.codec import dumps
 
 
 class Producer:

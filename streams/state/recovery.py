@@ -6,8 +6,8 @@ records/s end to end here). So when a rebalance gives this worker a table
 partition it did not have, as active or as standby, convoflow's table manager
 (``convoflow.streams.faust_ext.tables``) calls :func:`restore_partitions` before it hands
 the rebalance on to Faust's recovery: a plain aiokafka consumer reads each of
-those changelog partitions from the offset the local store has (Faust's own
-``__faust\\0offset__`` key) to the end, and writes the records in RocksDB write
+those changelog partitions from the offset the local store has
+(``convoflow.streams.state.partition``) to the end, and writes the records in RocksDB write
 batches, with the new offset in the same batch, into the database Faust's store
 has open for the partition. Faust's recovery then finds the store up to date
 and only reads what was written since; a standby goes on tailing from there.
@@ -17,7 +17,7 @@ table, not the whole of it (its copies of partitions it no longer holds are
 dropped after ``CONVOFLOW_STALE_PARTITION_HOURS``, ``convoflow.streams.faust_ext.tables``).
 
 The batches skip RocksDB's write-ahead log and each store is flushed when its
-partition is done, before Faust writes to it (with the log): a crash in the
+partition is done, before Faust writes to it: a crash in the
 middle loses the unflushed batches together with the offsets written in them,
 so the next restore reads those records again.
 """
@@ -26,39 +26,12 @@ from __future__ import annotations
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from rocksdict import WriteBatch, WriteOptions
 
 from convoflow.contract.topics import partitions_of
-from convoflow.streams.runtime import OFFSET_KEY, patiently, poll
+from convoflow.streams.polling import patiently, poll
+from convoflow.streams.state.partition import Partition
 
 MAX_RECORDS = 50_000
-WITHOUT_WAL = WriteOptions()
-WITHOUT_WAL.disable_wal = True
-
-
-class PartitionStore:
-    """One table partition's RocksDB, as Faust's store has it open, with Faust's persisted offset."""
-
-    def __init__(self, table, partition: int):
-        self.db = table.data.partition_db(partition)
-        offset = self.db.get(OFFSET_KEY)
-        self.next_offset = int(offset) + 1 if offset is not None else 0
-
-    def write(self, records) -> None:
-        """The records and, in the same write batch, the offset of the last one."""
-        batch = WriteBatch(raw_mode=True)
-        put, delete = batch.put, batch.delete
-        for r in records:
-            if r.value is None:
-                delete(r.key)
-            else:
-                put(r.key, r.value)
-        put(OFFSET_KEY, str(records[-1].offset).encode())
-        self.db.write(batch, WITHOUT_WAL)
-        self.next_offset = records[-1].offset + 1
-
-    def done(self) -> None:
-        self.db.flush(True)  # the batches skipped the write-ahead log
 
 
 def rocksdb_tables(app) -> dict:
@@ -75,7 +48,7 @@ async def restore_partitions(app, settings, tps=None) -> dict:
         fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024, **settings.kafka_kwargs(),
     )
     await patiently(consumer.start, "restore: connecting")
-    stores: dict[TopicPartition, PartitionStore] = {}
+    stores: dict[TopicPartition, Partition] = {}
     remaining: set[TopicPartition] = set()
     summary: dict[str, int] = {}
     try:
@@ -91,7 +64,7 @@ async def restore_partitions(app, settings, tps=None) -> dict:
         for tp in tps:
             if ends[tp] <= starts[tp]:
                 continue  # an empty changelog: nothing to read
-            store = PartitionStore(tables[tp.topic], tp.partition)
+            store = Partition(tables[tp.topic].data, tp.partition)
             if max(store.next_offset, starts[tp]) < ends[tp]:
                 stores[tp] = store
         if not stores:
@@ -110,11 +83,11 @@ async def restore_partitions(app, settings, tps=None) -> dict:
             for tp in list(remaining):
                 if stores[tp].next_offset >= ends[tp] or await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-                    stores[tp].done()
+                    stores[tp].flush()
                     consumer.pause(tp)
     finally:
         for tp in remaining:
-            stores[tp].done()
+            stores[tp].flush()
         await consumer.stop()
     return summary
 

@@ -1,0 +1,94 @@
+"""One table partition's RocksDB, as a table's store has it open: the Store / Partition interface.
+
+A table's store (``convoflow.streams.faust_ext.store.Store``) holds one database per partition.
+Besides the table's keys, a partition's database holds the changelog offset it is up to date
+with (Faust's ``__faust\\0offset__`` key): a restore reads the changelog on from there. Writes
+skip the write-ahead log, as the changelog is the log: a crash loses the unflushed writes
+together with the offsets written after them, so the next restore reads them again.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from rocksdict import ReadOptions, WriteBatch, WriteOptions
+
+OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key: the changelog offset a store holds
+STORE_META_PREFIX = b"__faust"  # the store's own keys (the offset), never a table's
+WITHOUT_WAL = WriteOptions()
+WITHOUT_WAL.disable_wal = True
+
+
+class Store(Protocol):
+    """A table's partitioned store, as the agents, the restore and the exports use it."""
+
+    def partition_db(self, partition: int):
+        """The partition's database (opened when this worker has not opened it yet)."""
+
+    def open_partitions(self) -> dict:
+        """{partition: database} of the partitions open here."""
+
+
+def write_offset(db, offset: int) -> None:
+    """Record that ``db`` holds the changelog up to and including ``offset``."""
+    db.put(OFFSET_KEY, str(offset).encode())
+
+
+class Partition:
+    """One partition's database with the changelog offset it has: what a restore reads into."""
+
+    def __init__(self, store: Store, partition: int):
+        self.db = store.partition_db(partition)
+        offset = self.db.get(OFFSET_KEY)
+        self.next_offset = int(offset) + 1 if offset is not None else 0
+
+    def write(self, records) -> None:
+        """Changelog records (``key``, ``value``, ``offset``; a None value deletes) and, in the same
+        write batch, the offset of the last one, without the write-ahead log."""
+        batch = WriteBatch(raw_mode=True)
+        put, delete = batch.put, batch.delete
+        for r in records:
+            if r.value is None:
+                delete(r.key)
+            else:
+                put(r.key, r.value)
+        put(OFFSET_KEY, str(records[-1].offset).encode())
+        self.db.write(batch, WITHOUT_WAL)
+        self.next_offset = records[-1].offset + 1
+
+    def flush(self) -> None:
+        """Put what was written on disk (the writes skipped the write-ahead log)."""
+        self.db.flush(True)
+
+
+def _full_scan() -> ReadOptions:
+    """A whole-store read passes the block cache by: a report reads every block once."""
+    opts = ReadOptions()
+    opts.fill_cache(False)
+    opts.set_readahead_size(2 * 1024 * 1024)
+    return opts
+
+
+def scan_store(db, keys: list | None):
+    """(key, value) of a partition's database: all of its table's keys, or only the exact keys and
+    key prefixes given (``[[kind, key], ...]``, kind "exact" or a prefix)."""
+    if keys is None:
+        for key, value in db.items(read_opt=_full_scan()):
+            if not key.startswith(STORE_META_PREFIX):
+                yield key, value
+        return
+    for kind, key, *_ in keys:
+        if kind == "exact":
+            value = db.get(key.encode())
+            if value is not None:
+                yield key.encode(), value
+        else:
+            prefix = key.encode()
+            for k, value in db.items(from_key=prefix):
+                if not k.startswith(prefix):
+                    break
+                yield k, value
+
+
+def estimated_keys(db) -> int:
+    """RocksDB's estimate of the keys in a database."""
+    return db.property_int_value("rocksdb.estimate-num-keys") or 0

@@ -1,0 +1,57 @@
+"""Re-keyed items go out bundled, one record per destination partition (at most MAX_ITEMS items
+each); an item already sent unchanged in this process is skipped."""
+import asyncio
+from types import SimpleNamespace
+
+from aiokafka.structs import ConsumerRecord
+
+from convoflow.streams.codec import dumps, loads
+from convoflow.streams.outbox import Outbox, SentInProcess, bundled_items, partition_for
+
+
+def test_partition_for_is_kafkas_default_partitioner():
+    from aiokafka.partitioner import DefaultPartitioner
+
+    keys = [f"key-{i}" for i in range(50)]
+    assert [partition_for(k, 4) for k in keys] == [DefaultPartitioner()(k.encode(), [0, 1, 2, 3], [0]) for k in keys]
+    assert {partition_for(f"key-{i}", 4) for i in range(100)} == {0, 1, 2, 3}
+
+
+def test_items_are_bundled_per_partition_and_split_at_max_items(monkeypatch):
+    monkeypatch.setattr(Outbox, "MAX_ITEMS", 2)
+    sent = []
+
+    async def send(topic, key, value, partition, timestamp, headers):
+        sent.append((topic, partition, loads(value)["items"]))
+
+    outbox = Outbox(SimpleNamespace(producer=SimpleNamespace(send=send)), "updates", 4)
+    for n in range(3):
+        outbox.add("c1", {"n": n})
+    asyncio.run(outbox.flush())
+    p = partition_for("c1", 4)
+    assert sent == [("updates", p, [{"n": 0}, {"n": 1}]), ("updates", p, [{"n": 2}])]
+    assert outbox.items == {}
+
+
+def test_an_item_sent_unchanged_is_skipped_and_a_changed_one_is_not():
+    sent = SentInProcess()
+    outbox = Outbox(None, "updates", 4)
+    outbox.add("c1", {"v": 1}, sent, "person|p1")
+    outbox.add("c1", {"v": 1}, sent, "person|p1")
+    outbox.add("c1", {"v": 2}, sent, "person|p1")
+    assert outbox.items == {partition_for("c1", 4): [{"v": 1}, {"v": 2}]}
+
+
+def test_sent_in_process_forgets_everything_at_its_limit():
+    sent = SentInProcess(limit=2)
+    assert sent.changed("a", b"1") and sent.changed("b", b"1")
+    assert not sent.changed("a", b"1")
+    assert sent.changed("c", b"1") and sent.changed("a", b"1"), "at the limit the digests start again"
+
+
+def test_bundled_items_yields_each_item_and_skips_bad_bundles_and_tombstones():
+    def rec(offset, value):
+        return ConsumerRecord("t", 0, offset, 0, 0, None, value, None, 0, 0, ())
+
+    records = [rec(0, dumps({"items": [1, 2]})), rec(1, None), rec(2, b"not json"), rec(3, dumps({"items": [3]}))]
+    assert [(r.offset, item) for r, item in bundled_items(records)] == [(0, 1), (0, 2), (3, 3)]
