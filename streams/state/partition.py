@@ -83,7 +83,7 @@ def scan_store(db, keys: list | None):
                 yield key.encode(), value
         else:
             prefix = key.encode()
-            for k, value in db.items(from_key=prefix):
+            for k, value in db.items(from_key=prefix, read_opt=_full_scan()):
                 if not k.startswith(prefix):
                     break
                 yield k, value
