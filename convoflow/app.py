@@ -16,7 +16,7 @@ import faust
 from convoflow.contract.config import Settings
 from convoflow.contract.topics import ensure_topics
 from convoflow.streams import (
-    contacts, conversations, directory, exports, memory, metrics, people, presence, schedule, watchdog,
+    contacts, conversations, directory, exports, heap, metrics, people, presence, schedule, watchdog,
 )
 from convoflow.web import dashboard, explain, lookups, api as web
 from convoflow.streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
@@ -77,7 +77,7 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
     transport.register(app)
     assignor.register(app)
     register_partition_copies(app, settings)
-    memory.register(app, settings.malloc_trim_every())
+    heap.register(app, settings.malloc_trim_every())
 
     # For operators: the dashboard and export page, scheduled exports, /metrics.
     results = Results(settings)
@@ -130,7 +130,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     audit.check()  # before anything connects: a Faust that is not the audited one is a setting error
     os.makedirs(settings.data_dir, exist_ok=True)
     os.makedirs(settings.export_dir, exist_ok=True)
-    memory.fix_mmap_threshold()
+    heap.fix_mmap_threshold()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     topics = loop.run_until_complete(ensure_topics(settings))

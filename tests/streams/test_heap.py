@@ -5,19 +5,19 @@ import textwrap
 
 import pytest
 
-from convoflow.streams import memory
+from convoflow.streams import heap
 
-pytestmark = pytest.mark.skipif(not memory._glibc(), reason="glibc only")
+pytestmark = pytest.mark.skipif(not heap._glibc(), reason="glibc only")
 
 # A fresh process frees a 4 MiB block (glibc's mmap threshold rises to it), then makes 200 blocks of
 # 1 MiB with a small long-lived block after each and frees the big ones: holes a heap keeps.
 SCRIPT = textwrap.dedent("""
     import sys
-    from streams import memory
+    from convoflow.streams import heap
     def rss():
         return int(next(l for l in open("/proc/self/status") if l.startswith("VmRSS")).split()[1]) // 1024
     if sys.argv[1] == "fixed":
-        assert memory.fix_mmap_threshold()
+        assert heap.fix_mmap_threshold()
     block = bytearray(4 << 20)
     del block
     big, keep = [], []
@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     before = rss()
     del big
     if sys.argv[1] == "trimmed":
-        assert memory.give_back() >= 0
+        assert heap.give_back() >= 0
     print(before - rss())
 """)
 
@@ -49,7 +49,7 @@ def test_the_trim_timer_is_registered_only_when_asked_for_and_gives_back_in_a_th
     from types import SimpleNamespace
 
     timers, ran_in = [], []
-    monkeypatch.setattr(memory, "give_back", lambda: ran_in.append(threading.current_thread()) or 0.0)
+    monkeypatch.setattr(heap, "give_back", lambda: ran_in.append(threading.current_thread()) or 0.0)
 
     def timer(seconds):
         def register(fn):
@@ -58,9 +58,9 @@ def test_the_trim_timer_is_registered_only_when_asked_for_and_gives_back_in_a_th
         return register
 
     app = SimpleNamespace(timer=timer)
-    memory.register(app, 0)
+    heap.register(app, 0)
     assert timers == []
-    memory.register(app, 30)
+    heap.register(app, 30)
     assert [s for s, _ in timers] == [30]
     asyncio.run(timers[0][1]())
     assert len(ran_in) == 1 and ran_in[0] is not threading.main_thread()  # off the event loop's thread
