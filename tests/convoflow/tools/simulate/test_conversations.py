@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import collections
 
-from tests.convoflow.simulate.helpers import us
+from tests.convoflow.tools.simulate.helpers import us
 
 
 def test_conversations_start_with_inbound_and_new(by_conv):

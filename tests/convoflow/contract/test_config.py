@@ -47,7 +47,7 @@ def test_export_processes_default_to_the_cores_and_are_checked(monkeypatch):
 
 # ------------------------------------------------------------------ every setting declared, documented, checked
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The settings that take any text; every other one has a kind that rejects something.
 FREE_TEXT = {"CONVOFLOW_TOPIC_PREFIX", "CONVOFLOW_URL_TEMPLATE", "CONVOFLOW_SCHEDULES", "CONVOFLOW_SCHEDULE_FILE",
              "CONVOFLOW_API_TOKEN", "CONVOFLOW_KAFKA_SASL_USERNAME", "CONVOFLOW_KAFKA_SASL_PASSWORD"}

@@ -12,7 +12,7 @@ from convoflow.tools.simulate import generate, iter_jsonl, key_of
 from convoflow.tools.simulate.centre import Centre
 from convoflow.tools.simulate.clock import DAY, HOUR, MIN, parse_start
 from convoflow.tools.simulate.simulation import contact_deck, start_times
-from tests.convoflow.simulate.helpers import ALL_TYPES, us
+from tests.convoflow.tools.simulate.helpers import ALL_TYPES, us
 
 
 def contract_checked(events: list[dict]) -> int:

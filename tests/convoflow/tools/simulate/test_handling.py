@@ -4,7 +4,7 @@ from __future__ import annotations
 import collections
 
 from convoflow.tools.simulate import GHOST_SURVEY_ID
-from tests.convoflow.simulate.helpers import us
+from tests.convoflow.tools.simulate.helpers import us
 
 
 def test_lock_sessions(by_type, by_conv):

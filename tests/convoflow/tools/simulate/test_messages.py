@@ -4,7 +4,7 @@ from __future__ import annotations
 import collections
 
 from convoflow.tools.simulate import GHOST_MESSAGE_ID
-from tests.convoflow.simulate.helpers import MESSAGE_REFS
+from tests.convoflow.tools.simulate.helpers import MESSAGE_REFS
 
 
 def test_messages(by_type):

@@ -21,9 +21,9 @@ from convoflow.contract import schema
 from convoflow.contract.events import TYPE_TOPIC, Rejected, describe, parse_record
 from convoflow.contract.times import parse_time
 from convoflow.tools.validate import check
-from tests.convoflow.test_events import MISSING_CASES, VALID, ev, with_, without
+from tests.convoflow.contract.test_events import MISSING_CASES, VALID, ev, with_, without
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ANY = jsonschema.Draft202012Validator(schema.load())
 PER_TYPE = {t: jsonschema.Draft202012Validator(schema.load(t)) for t in TYPE_TOPIC}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import collections
 
-from tests.convoflow.simulate.helpers import us
+from tests.convoflow.tools.simulate.helpers import us
 
 
 def test_presence(by_type):

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from convoflow.tools.simulate import disorder, generate, iter_jsonl, key_of
-from tests.convoflow.simulate.helpers import RFC3339, START, STANDARD, us
+from tests.convoflow.tools.simulate.helpers import RFC3339, START, STANDARD, us
 
 
 def test_envelope_and_ids(events):

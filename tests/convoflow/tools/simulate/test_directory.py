@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import collections
 
-from tests.convoflow.simulate.helpers import DIRECTORY_TYPES
+from tests.convoflow.tools.simulate.helpers import DIRECTORY_TYPES
 
 
 def test_directory_first(events, by_type):
