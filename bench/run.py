@@ -54,12 +54,13 @@ RESULTS = ROOT / "bench" / "results.json"
 
 TARGETS = {
     "ingest_eps": (">=", 15_000),
-    "ingest_vs_faust": (">=", 0.8),
+    "ingest_vs_faust": (">=", 2.5),
+    "ingest_vs_quix": (">=", 1.0),
     "export_resolved_s": ("<=", 20),
     "export_agent_metrics_s": ("<=", 2),
-    "restore_rps": (">=", 50_000),
+    "restore_rps": (">=", 100_000),
     "peak_rss_mb": ("<=", 1_500),
-    "freshness_p99_ms": ("<=", 500),
+    "freshness_p99_ms": ("<=", 250),
     "explain_cell_ms": ("<=", 300),
 }
 
