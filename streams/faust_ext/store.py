@@ -16,6 +16,17 @@ Faust's RocksDB store with two differences:
   disk is always a prefix of the writes, and its offset says where the next
   restore reads the changelog from. A database flushes its memory when it is
   closed, and before a checkpoint. The log cost a system call per write.
+- A changelog batch from Faust's recovery (a standby, or an active partition
+  catching up) is applied only where it continues the store: records the store
+  already holds are skipped, and a batch that would leave a hole (records
+  between the store's offset and the batch's first one never reached it) is
+  not applied at all; the partition is marked (``holes``) and the table manager
+  reads it on from the store's offset with the bulk restore at the next
+  rebalance, before the partition is processed. Around a rebalance, Faust's
+  consumer can hand its recovery records fetched before the recovery's seek,
+  while the ones before them were dropped from its queue; written as they
+  come, they moved the stored offset past records the store never got, and a
+  standby promoted to active lost them.
 - A rebalance collects garbage (Faust's way of closing a revoked database at
   once) only for a table that loses a partition; Faust collected on every
   rebalance and for every table (0.7 s of a worker's start).
@@ -28,6 +39,7 @@ which the table manager drops when the worker no longer holds them
 """
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -36,6 +48,8 @@ from faust.stores import rocksdb as faust_rocksdb
 
 from convoflow.streams.state.memory import share_memory
 from convoflow.streams.state.partition import WITHOUT_WAL
+
+log = logging.getLogger("convoflow")
 
 
 class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
@@ -66,6 +80,31 @@ class Store(faust_rocksdb.Store):
         if not self.use_rocksdict:
             raise RuntimeError("convoflow's store needs rocksdict")
         self.rocksdb_options = SharedMemoryOptions(**self.options, use_rocksdict=True)
+        self.holes: dict = {}  # {changelog TP: the offset the store needs next} of batches not applied
+
+    def apply_changelog_batch(self, batch, to_key, to_value) -> None:
+        """Faust's, for the records that continue each partition's store (see the module's docstring)."""
+        kept, expected = [], {}
+        for event in batch:
+            tp, offset = event.message.tp, event.message.offset
+            if tp not in expected:
+                stored = self.persisted_offset(tp)
+                expected[tp] = None if stored is None else stored + 1
+            if tp in self.holes:
+                continue
+            following = expected[tp]
+            if following is not None and offset < following:
+                continue  # already in the store
+            if following is not None and offset > following:
+                self.holes[tp] = following
+                log.info("%s[%d]: changelog records from %d reached the store's recovery out of order (next "
+                         "was %d); the partition is read again from %d at the next rebalance",
+                         tp.topic, tp.partition, offset, following, following)
+                continue
+            kept.append(event)
+            expected[tp] = offset + 1
+        if kept:
+            super().apply_changelog_batch(kept, to_key, to_value)
 
     def partition_db(self, partition: int):
         """The partition's database (opened when this worker has not opened it yet)."""

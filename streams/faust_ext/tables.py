@@ -14,10 +14,11 @@ class TableManager(FaustTableManager):
 
     - it starts without the second Faust slept first (to let tables be declared after the
       worker starts; every convoflow table exists before it does);
-    - a rebalance that gives this worker table partitions it did not have, as active or
-      standby, reads them into the local stores with ``restorer`` (``convoflow.streams.state.recovery``:
-      write batches, not Faust's per-record recovery) before Faust's recovery starts, so
-      Faust reads only what was written since;
+    - a rebalance reads the table partitions this worker did not have (as active or standby),
+      every active one, and those whose store refused a changelog batch with a hole
+      (``convoflow.streams.faust_ext.store``) into the local stores with ``restorer``
+      (``convoflow.streams.state.recovery``: write batches, not Faust's per-record recovery)
+      before Faust's recovery starts, so Faust reads only what was written since;
     - :meth:`drop_stale_copies` deletes the local copies of partitions the worker has not
       held for a while, so that its disk follows its assignment.
     """
@@ -34,10 +35,24 @@ class TableManager(FaustTableManager):
             await self.recovery.start()
 
     async def on_rebalance(self, assigned, revoked, newly_assigned, generation_id: int = 0) -> None:
-        new = {tp for tp in newly_assigned if tp.topic in self.changelog_topics}
-        if new and self.restorer is not None and generation_id == self.app.consumer_generation_id:
-            await self.restorer(new)
+        if self.restorer is not None and generation_id == self.app.consumer_generation_id:
+            stale = self.to_restore(assigned, newly_assigned)
+            if stale:
+                await self.restorer(stale)
+                for table in self.values():
+                    holes = getattr(table.data, "holes", None)
+                    for tp in stale & set(holes or ()):
+                        holes.pop(tp, None)
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
+    def to_restore(self, assigned, newly_assigned) -> set:
+        """The changelog partitions the bulk restore reads on a rebalance: those new to this worker,
+        every active one (so that it is whole before its agent runs, and Faust's recovery has
+        nothing left to read), and those whose store refused a batch with a hole."""
+        changelogs = self.changelog_topics
+        actives = {tp for tp in self.app.assignor.assigned_actives() if tp.topic in changelogs}
+        holed = {tp for table in self.values() for tp in getattr(table.data, "holes", ())}
+        return {tp for tp in set(newly_assigned) | actives | holed if tp.topic in changelogs and tp in assigned}
 
     def held_partitions(self, table) -> set[int]:
         """The partitions of ``table`` this worker holds, as active or standby."""

@@ -45,7 +45,9 @@ async def restore_partitions(app, settings, tps=None) -> dict:
     tables = rocksdb_tables(app)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-        fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024, **settings.kafka_kwargs(),
+        fetch_max_bytes=64 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
+        # a fetch that finds nothing new answers in 50 ms, not aiokafka's 500: a rebalance waits for this
+        fetch_max_wait_ms=50, **settings.kafka_kwargs(),
     )
     await patiently(consumer.start, "restore: connecting")
     stores: dict[TopicPartition, Partition] = {}
