@@ -415,9 +415,27 @@ class Consumer(faust_aiokafka.Consumer):
         return super()._new_offset(tp)
 
     async def perform_seek(self) -> None:
+        """Faust's (every partition to its committed offset), and every input partition nothing was
+        committed for yet to its first record.
+
+        Faust's leaves a partition without a committed offset where aiokafka's position is: past
+        records fetched and handed over before, which a rebalance or a stopped flow dropped
+        (e.g. the first records of a partition, fetched while the streams resumed and dropped
+        because the flow was not on yet). They were never read again.
+        """
         await super().perform_seek()
         self.delivered.clear()
         self.acked_through.clear()  # from the committed offsets on, everything is read again
+        uncommitted = [tp for tp in self.assignment()
+                       if not self._is_changelog_tp(tp) and self._committed_offset.get(tp) is None]
+        if uncommitted:
+            try:
+                firsts = await self.earliest_offsets(*uncommitted)
+            except Exception as exc:  # a broker away: offset 0 leads aiokafka to the first record too
+                log.info("could not read the first offsets of %d partitions: %r", len(uncommitted), exc)
+                firsts = {}
+            for tp in uncommitted:
+                await self.seek_quietly(tp, firsts.get(tp) or 0)
 
     async def seek(self, partition, offset: int) -> None:
         await super().seek(partition, offset)
@@ -585,3 +603,4 @@ def register(app) -> None:
 
 __all__ = ["BatchSink", "Chunk", "Consumer", "ConsumerThread", "Producer", "ProducerBuffer", "StallWatch",
            "Transport", "register"]
+

@@ -202,3 +202,28 @@ def test_later_records_queued_are_no_help_when_the_next_one_is_gone(app, monkeyp
     watch, tp = stall_case(app, monkeypatch, queued=[46, 47])
     watch.due(100.0)
     assert watch.due(103.0) == [(tp, 45)]
+
+
+def test_after_a_rebalance_an_input_partition_nothing_was_committed_for_is_read_from_its_first_record(app, monkeypatch):
+    consumer = app.consumer
+    committed, fresh = TP(MESSAGES, 0), TP(MESSAGES, 1)
+    changelog = TP(app.tables["conversations"].changelog_topic.get_topic_name(), 1)
+    seeks = []
+
+    async def seek_to_committed():  # the broker's answer: only partition 0 has a committed offset
+        return {committed: 7, fresh: None, changelog: None}
+
+    async def earliest_offsets(*tps):
+        return {tp: 3 for tp in tps}
+
+    async def seek_now(tp, offset):
+        seeks.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
+    monkeypatch.setattr(consumer._thread, "seek_now", seek_now)
+    monkeypatch.setattr(consumer, "assignment", lambda: {committed, fresh, changelog})
+    consumer._read_offset[fresh] = 5  # records 3 and 4 were handed over before, and dropped
+    run(app, consumer.perform_seek())
+    assert seeks == [(fresh, 3)], "the changelog is Faust's recovery's to place"
+    assert consumer._expected(fresh) == 3 and consumer._expected(committed) == 7
