@@ -12,6 +12,9 @@ Figures of each run (events, kills, restarts, dead letters, seconds to recover
 after each restart, ...) are printed (``pytest -s``), attached to the test with
 ``record_property`` (junit XML) and listed in the terminal summary.
 
+A test's topics are deleted when it ends; ``CHAOS_KEEP_TOPICS=1`` keeps them, to
+read a failed run's input, changelogs and dead letters from the broker afterwards.
+
 Workers started here get ``BROKER_SESSION_TIMEOUT=6`` and
 ``BROKER_HEARTBEAT_INTERVAL=1`` (Faust reads these from the environment): with
 Faust's default 60 s session timeout, the group waits a whole minute for a
@@ -158,8 +161,9 @@ def chaos_deployment(broker, tmp_path):
     yield make
     for d in made:
         d.stop()
-    for d in made:
-        d.delete_topics()
+    if not os.environ.get("CHAOS_KEEP_TOPICS"):  # set it to read a failed run's topics afterwards
+        for d in made:
+            d.delete_topics()
     for d in made:
         problems = d.problems()
         assert not problems, "worker logged errors:\n" + "\n".join(problems[:20])
