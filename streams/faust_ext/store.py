@@ -18,9 +18,9 @@ Faust's RocksDB store with two differences:
   closed, and before a checkpoint. The log cost a system call per write.
 - A changelog batch from Faust's recovery (a standby, or an active partition
   catching up) is applied only where it continues the store: records the store
-  already holds are skipped, and a batch that would leave a hole (records
-  between the store's offset and the batch's first one never reached it) is
-  not applied at all; the partition is marked (``holes``) and the table manager
+  already holds, or of another table's changelog, are skipped, and a batch
+  that would leave a hole (records between the store's offset and the batch's
+  first one never reached it) is not applied at all; the partition is marked (``holes``) and the table manager
   reads it on from the store's offset with the bulk restore at the next
   rebalance, before the partition is processed. Around a rebalance, Faust's
   consumer can hand its recovery records fetched before the recovery's seek,
@@ -85,8 +85,11 @@ class Store(faust_rocksdb.Store):
     def apply_changelog_batch(self, batch, to_key, to_value) -> None:
         """Faust's, for the records that continue each partition's store (see the module's docstring)."""
         kept, expected = [], {}
+        mine = self.table.changelog_topic.topics
         for event in batch:
             tp, offset = event.message.tp, event.message.offset
+            if tp.topic not in mine:
+                continue  # Faust's recovery hands a partition it no longer tracks to the table it read last
             if tp not in expected:
                 stored = self.persisted_offset(tp)
                 expected[tp] = None if stored is None else stored + 1

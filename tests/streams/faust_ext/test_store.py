@@ -65,3 +65,8 @@ def test_a_recovery_batch_is_applied_only_where_it_continues_the_store(app):
     # another partition of the table is not held back by it
     store.apply_changelog_batch(changelog_events(app, table, 0, 0, 1), None, None)
     assert store.persisted_offset(TP(tp.topic, 0)) == 1
+
+    # a record of another table's changelog is never written here
+    presence = app.tables["presence"]
+    store.apply_changelog_batch(changelog_events(app, presence, 0, 2), None, None)
+    assert store.persisted_offset(TP(tp.topic, 0)) == 1 and store.partition_db(0).get(b"k2") is None
