@@ -18,15 +18,16 @@ Faust's RocksDB store with two differences:
   closed, and before a checkpoint. The log cost a system call per write.
 - A changelog batch from Faust's recovery (a standby, or an active partition
   catching up) is applied only where it continues the store: records the store
-  already holds, or of another table's changelog, are skipped, and a batch
-  that would leave a hole (records between the store's offset and the batch's
-  first one never reached it) is not applied at all; the partition is marked (``holes``) and the table manager
-  reads it on from the store's offset with the bulk restore at the next
-  rebalance, before the partition is processed. Around a rebalance, Faust's
-  consumer can hand its recovery records fetched before the recovery's seek,
-  while the ones before them were dropped from its queue; written as they
-  come, they moved the stored offset past records the store never got, and a
-  standby promoted to active lost them.
+  already holds, of another table's changelog, or of a partition this worker
+  no longer holds, are skipped, and a batch that would leave a hole (records
+  between the store's offset and the batch's first one never reached it) is
+  not applied at all; the partition is marked (``holes``) and the table
+  manager reads it on from the store's offset with the bulk restore at the
+  next rebalance, before the partition is processed. Around a rebalance,
+  Faust's consumer can hand its recovery records fetched before the recovery's
+  seek, while the ones before them were dropped from its queue; written as
+  they come, they moved the stored offset past records the store never got,
+  and a standby promoted to active lost them.
 - A rebalance collects garbage (Faust's way of closing a revoked database at
   once) only for a table that loses a partition; Faust collected on every
   rebalance and for every table (0.7 s of a worker's start).
@@ -39,6 +40,7 @@ which the table manager drops when the worker no longer holds them
 """
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 from pathlib import Path
@@ -86,10 +88,14 @@ class Store(faust_rocksdb.Store):
         """Faust's, for the records that continue each partition's store (see the module's docstring)."""
         kept, expected = [], {}
         mine = self.table.changelog_topic.topics
+        assignor = self.app.assignor
+        held = assignor.assigned_actives() | assignor.assigned_standbys()
         for event in batch:
             tp, offset = event.message.tp, event.message.offset
-            if tp.topic not in mine:
-                continue  # Faust's recovery hands a partition it no longer tracks to the table it read last
+            if tp.topic not in mine or tp not in held:
+                # Faust's recovery hands over records of a partition it no longer tracks, to the
+                # table it read last: they would reopen (and keep open) a copy the worker dropped
+                continue
             if tp not in expected:
                 stored = self.persisted_offset(tp)
                 expected[tp] = None if stored is None else stored + 1
@@ -130,6 +136,11 @@ class Store(faust_rocksdb.Store):
             if number.isdigit() and path.is_dir() and path == self.partition_path(int(number)):
                 found[int(number)] = path
         return found
+
+    def release(self, partition: int) -> None:
+        """Close the partition's database if it is open here, as Faust closes a revoked one."""
+        if self._dbs.pop(partition, None) is not None:
+            gc.collect()
 
     def drop_copy(self, partition: int) -> bool:
         """Delete the partition's database from the disk, unless it is open here (False)."""

@@ -78,7 +78,10 @@ class TableManager(FaustTableManager):
                     continue
                 seen.add(key)
                 since = self.unheld_since.setdefault(key, now)
-                if now - since >= grace_seconds and store.drop_copy(partition):
+                if now - since < grace_seconds:
+                    continue
+                store.release(partition)  # what still opened it (a late changelog record) is over
+                if store.drop_copy(partition):
                     self.unheld_since.pop(key, None)
                     dropped.append(key)
         for key in set(self.unheld_since) - seen:

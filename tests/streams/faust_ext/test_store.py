@@ -41,12 +41,18 @@ def changelog_events(app, table, partition: int, *offsets: int):
     return events
 
 
-def test_a_recovery_batch_is_applied_only_where_it_continues_the_store(app):
+def hold(app, monkeypatch, *tps):
+    """The partitions this worker holds as standby (the assignor's answer)."""
+    monkeypatch.setattr(app.assignor, "assigned_standbys", lambda: set(tps))
+
+
+def test_a_recovery_batch_is_applied_only_where_it_continues_the_store(app, monkeypatch):
     from faust.types import TP
 
     table = app.tables["conversations"]
     store = table.data
     tp = TP(table.changelog_topic.get_topic_name(), 1)
+    hold(app, monkeypatch, tp, TP(tp.topic, 0), TP(app.tables["presence"].changelog_topic.get_topic_name(), 0))
     store.apply_changelog_batch(changelog_events(app, table, 1, 0, 1, 2), None, None)
     assert store.persisted_offset(tp) == 2 and store.partition_db(1).get(b"k2") == b"v2"
 
@@ -70,3 +76,31 @@ def test_a_recovery_batch_is_applied_only_where_it_continues_the_store(app):
     presence = app.tables["presence"]
     store.apply_changelog_batch(changelog_events(app, presence, 0, 2), None, None)
     assert store.persisted_offset(TP(tp.topic, 0)) == 1 and store.partition_db(0).get(b"k2") is None
+
+
+def test_records_of_a_partition_no_longer_held_neither_reach_nor_reopen_its_store(app, monkeypatch):
+    from faust.types import TP
+
+    table = app.tables["conversations"]
+    store = table.data
+    topic = table.changelog_topic.get_topic_name()
+    hold(app, monkeypatch, TP(topic, 0))
+    store.apply_changelog_batch(changelog_events(app, table, 2, 0, 1), None, None)
+    assert 2 not in store.open_partitions() and not (store.partition_path(2)).exists()
+    store.apply_changelog_batch(changelog_events(app, table, 0, 0, 1), None, None)
+    assert store.persisted_offset(TP(topic, 0)) == 1
+
+
+def test_a_copy_no_longer_held_is_closed_and_dropped(app, monkeypatch):
+    manager = app.tables
+    store = manager["conversations"].data
+    store.partition_db(3).put(b"k", b"v")  # opened, as a late changelog record could
+    monkeypatch.setattr(manager, "held_partitions", lambda table: set())
+    monkeypatch.setattr(app, "rebalancing", False, raising=False)
+    manager.recovery.completed.set()
+    assert store.drop_copy(3) is False, "an open database is never deleted under it"
+    manager.drop_stale_copies(3600, now=1000.0)
+    assert store.partition_path(3).exists(), "not before its grace period"
+    dropped = manager.drop_stale_copies(3600, now=1000.0 + 3600)
+    assert ("conversations", 3) in dropped and not store.partition_path(3).exists()
+    assert 3 not in store.open_partitions()
