@@ -16,7 +16,7 @@ import faust
 from convoflow.contract.config import Settings
 from convoflow.contract.topics import ensure_topics
 from convoflow.streams import (
-    contacts, conversations, directory, exports, heap, metrics, people, presence, schedule, watchdog,
+    contacts, conversations, directory, export_engine, heap, metrics, people, presence, schedule, watchdog,
 )
 from convoflow.web import dashboard, explain, lookups, api as web
 from convoflow.streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
@@ -69,7 +69,7 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
     }
     tables["owner_conversations"], tables["owner_days"] = people.register(app, runtime)
     replica = Replica(settings)
-    coordinator, inbox = exports.register(app, runtime, replica, tables)
+    coordinator, inbox = export_engine.register(app, runtime, replica, tables)
     web.register(app, runtime)
     lookups.register(app, runtime, coordinator, replica)
     explain.register(app, runtime, coordinator, replica)

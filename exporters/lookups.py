@@ -1,7 +1,7 @@
 """Live lookups for dashboards: one conversation, one contact, an agent's presence now; and the
 live dashboard's first response times (``exporters/dashboard_figures.py``).
 
-They run through the same shard requests as exports (streams/exports.py), a
+They run through the same shard requests as exports (streams/export_engine/), a
 keyed lookup only on the owner of the key's partition, and build their answers
 with the same code as the reports, so a lookup and a CSV row agree.
 """

@@ -23,7 +23,7 @@ from convoflow.contract.times import parse_time
 from convoflow.exporters.explain import NoRow, answer, explanation_report, keys_of, parse_cell
 from convoflow.exporters.request import BadRequest, parse_request
 from convoflow.web.dashboard import static_file
-from convoflow.streams.exports import report_context
+from convoflow.streams.export_engine import report_context
 from convoflow.streams.runtime import Runtime, log
 
 

@@ -18,7 +18,7 @@ from faust.web import Request, Response, View
 from convoflow.exporters.lookups import LOOKUPS
 from convoflow.exporters.reports import REPORTS
 from convoflow.exporters.request import BadRequest, parse_request
-from convoflow.streams.exports import report_context
+from convoflow.streams.export_engine import report_context
 from convoflow.streams.runtime import Runtime
 
 TODAY_DEFAULT = "1970-01-01"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {".git", ".venv", ".kafka", ".kafka-cluster", "node_modules", "__pycache__", ".hypothesis", ".pytest_cache"}
-SKIP_AT_TOP = {"data", "exports", "test-artifacts"}  # what `make run` and the tests write (streams/exports/ is code)
+SKIP_AT_TOP = {"data", "exports", "test-artifacts"}  # what `make run` and the tests write
 SUFFIXES = {".py", ".md", ".sh", ".toml", ".yaml", ".yml", ".json", ".txt", ".cfg", ".ini", ""}
 
 

@@ -17,8 +17,8 @@ from collections import OrderedDict
 from convoflow.exporters.explain import find_report
 from convoflow.exporters.reports import shard_lines, shard_part
 from convoflow.exporters.request import ExportRequest
-from convoflow.streams.exports.inbox import Inbox
-from convoflow.streams.exports.protocol import REASSIGNED, report_context
+from convoflow.streams.export_engine.inbox import Inbox
+from convoflow.streams.export_engine.protocol import REASSIGNED, report_context
 from convoflow.streams.replica import Replica
 from convoflow.streams.codec import dumps, loads
 from convoflow.streams.runtime import Runtime, log

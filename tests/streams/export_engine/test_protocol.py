@@ -1,8 +1,8 @@
-"""What coordinators and shards share (streams/exports/protocol.py): the context a report runs in."""
+"""What coordinators and shards share (streams/export_engine/protocol.py): the context a report runs in."""
 from types import SimpleNamespace
 
 from convoflow.exporters.request import ExportRequest
-from convoflow.streams.exports.protocol import report_context
+from convoflow.streams.export_engine.protocol import report_context
 
 
 def test_a_report_runs_with_this_workers_copies_and_url_template():

@@ -1,4 +1,4 @@
-"""The inbox (streams/exports/inbox.py): each part read from export-parts goes to the export that waits
+"""The inbox (streams/export_engine/inbox.py): each part read from export-parts goes to the export that waits
 for its token; parts of exports nobody here waits for are passed over."""
 import asyncio
 from types import SimpleNamespace
@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import orjson
 from aiokafka.structs import ConsumerRecord
 
-from convoflow.streams.exports import inbox as inbox_module
-from convoflow.streams.exports.inbox import Inbox
+from convoflow.streams.export_engine import inbox as inbox_module
+from convoflow.streams.export_engine.inbox import Inbox
 
 
 def part(key: bytes | None, shard: int) -> ConsumerRecord:

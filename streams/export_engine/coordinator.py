@@ -32,8 +32,8 @@ from convoflow.contract.topics import changelog_topic, end_offsets
 from convoflow.exporters import csvfile
 from convoflow.exporters.reports import REPORTS, Report, append_run, merge_lines, merge_parts, read_run
 from convoflow.exporters.request import BadRequest, ExportRequest, parse_request
-from convoflow.streams.exports.inbox import Inbox
-from convoflow.streams.exports.protocol import REASSIGNED, report_context
+from convoflow.streams.export_engine.inbox import Inbox
+from convoflow.streams.export_engine.protocol import REASSIGNED, report_context
 from convoflow.streams.replica import Replica
 from convoflow.streams.codec import dumps, loads
 from convoflow.streams.outbox import partition_for

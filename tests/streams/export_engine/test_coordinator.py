@@ -1,9 +1,9 @@
-"""The coordinator (streams/exports/coordinator.py): how many catch-up rounds an export sends."""
+"""The coordinator (streams/export_engine/coordinator.py): how many catch-up rounds an export sends."""
 import asyncio
 from types import SimpleNamespace
 
-from convoflow.streams.exports import coordinator as coordinating
-from convoflow.streams.exports.coordinator import CATCHUP_HOPS
+from convoflow.streams.export_engine import coordinator as coordinating
+from convoflow.streams.export_engine.coordinator import CATCHUP_HOPS
 
 
 def catch_up_rounds(monkeypatch, ends_seen: list[dict]) -> list[dict]:

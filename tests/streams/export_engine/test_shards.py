@@ -1,11 +1,11 @@
-"""Shards (streams/exports/shards.py): a shard answering a coordinator in its own process hands the parts
+"""Shards (streams/export_engine/shards.py): a shard answering a coordinator in its own process hands the parts
 over directly; a shard request delivered twice is answered once."""
 import asyncio
 from types import SimpleNamespace
 
 from convoflow.contract.config import Settings
-from convoflow.streams.exports.inbox import Inbox
-from convoflow.streams.exports.shards import LOCAL_PARTS_AHEAD, Shards
+from convoflow.streams.export_engine.inbox import Inbox
+from convoflow.streams.export_engine.shards import LOCAL_PARTS_AHEAD, Shards
 from convoflow.streams.codec import dumps
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 
-from convoflow.streams.exports.coordinator import Coordinator
-from convoflow.streams.exports.inbox import Inbox
-from convoflow.streams.exports.protocol import report_context
-from convoflow.streams.exports.shards import Shards
+from convoflow.streams.export_engine.coordinator import Coordinator
+from convoflow.streams.export_engine.inbox import Inbox
+from convoflow.streams.export_engine.protocol import report_context
+from convoflow.streams.export_engine.shards import Shards
 from convoflow.streams.replica import Replica
 from convoflow.streams.runtime import Runtime
 from convoflow.streams.scan_process import ScanProcesses
