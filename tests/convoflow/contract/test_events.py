@@ -15,6 +15,7 @@ from convoflow.contract.events import (
     CONVERSATION_TOPICS, MAX_RECORD_BYTES, TOPICS, TYPE_TOPIC, Rejected, parse_record, record_key, topic_of,
 )
 from convoflow.contract.times import parse_time
+from tests.reference.contract import REQUIRED as CONTRACT_REQUIRED
 
 TS = "2024-07-18T09:15:02.123Z"
 TS_US = 1721294102123000
@@ -103,35 +104,11 @@ VALID: dict[str, dict] = {
     "virtual_agent.upserted": ev("virtual_agent.upserted", virtual_agent_id="va-1", name="Bot"),
 }
 
-# Required fields per type, written out from the contract (independent of the
-# module's tables).
+# Required fields per type, written out from the contract (independent of the module's
+# tables); a status change is checked with the RESOLVED example, which requires two more.
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "message.created": ("message_id", "conversation_id", "channel_id",
-                        "contact_profile_id", "direction", "message_type"),
-    "message.updated": ("message_id", "conversation_id"),
-    "message.deleted": ("message_id", "conversation_id"),
-    "conversation.status_changed": ("conversation_id", "status",
-                                    "resolved_by", "resolve_trigger"),  # RESOLVED example
-    "lock.acquired": ("lock_id", "conversation_id", "agent_id"),
-    "lock.released": ("lock_id", "conversation_id", "agent_id"),
-    "presence.changed": ("agent_id", "state"),
-    "csat.sent": ("survey_id", "conversation_id"),
-    "csat.answered": ("survey_id", "conversation_id", "completed_status"),
-    "topic.applied": ("conversation_id", "topic_id"),
-    "topic.removed": ("conversation_id", "topic_id"),
-    "tag.applied": ("conversation_id", "message_id", "tag_id"),
-    "tag.removed": ("conversation_id", "message_id", "tag_id"),
-    "contact.attribute_set": ("contact_profile_id", "attribute_id", "attribute_name",
-                              "attribute_type", "value"),
-    "contact.attribute_cleared": ("contact_profile_id", "attribute_id"),
-    "channel.upserted": ("channel_id", "medium"),
-    "agent.upserted": ("agent_id",),
-    "team.upserted": ("team_id",),
-    "topic.upserted": ("topic_id",),
-    "topic.deleted": ("topic_id",),
-    "tag.upserted": ("tag_id",),
-    "tag.deleted": ("tag_id",),
-    "virtual_agent.upserted": ("virtual_agent_id",),
+    **CONTRACT_REQUIRED,
+    "conversation.status_changed": CONTRACT_REQUIRED["conversation.status_changed"] + ("resolved_by", "resolve_trigger"),
 }
 
 EXPECTED_TOPIC = {
