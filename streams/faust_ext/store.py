@@ -96,11 +96,11 @@ class Store(faust_rocksdb.Store):
                 # Faust's recovery hands over records of a partition it no longer tracks, to the
                 # table it read last: they would reopen (and keep open) a copy the worker dropped
                 continue
+            if tp in self.holes:
+                continue
             if tp not in expected:
                 stored = self.persisted_offset(tp)
                 expected[tp] = None if stored is None else stored + 1
-            if tp in self.holes:
-                continue
             following = expected[tp]
             if following is not None and offset < following:
                 continue  # already in the store

@@ -39,9 +39,8 @@ class TableManager(FaustTableManager):
             stale = self.to_restore(assigned, newly_assigned)
             if stale:
                 await self.restorer(stale)
-                for table in self.values():
-                    holes = getattr(table.data, "holes", None)
-                    for tp in stale & set(holes or ()):
+                for holes in self._holes():
+                    for tp in stale:
                         holes.pop(tp, None)
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
@@ -51,8 +50,12 @@ class TableManager(FaustTableManager):
         nothing left to read), and those whose store refused a batch with a hole."""
         changelogs = self.changelog_topics
         actives = {tp for tp in self.app.assignor.assigned_actives() if tp.topic in changelogs}
-        holed = {tp for table in self.values() for tp in getattr(table.data, "holes", ())}
+        holed = {tp for holes in self._holes() for tp in holes}
         return {tp for tp in set(newly_assigned) | actives | holed if tp.topic in changelogs and tp in assigned}
+
+    def _holes(self):
+        """Each store's {changelog partition: offset} of recovery batches it refused."""
+        return [table.data.holes for table in self.values() if hasattr(table.data, "holes")]
 
     def held_partitions(self, table) -> set[int]:
         """The partitions of ``table`` this worker holds, as active or standby."""

@@ -603,4 +603,3 @@ def register(app) -> None:
 
 __all__ = ["BatchSink", "Chunk", "Consumer", "ConsumerThread", "Producer", "ProducerBuffer", "StallWatch",
            "Transport", "register"]
-
