@@ -96,14 +96,23 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
             level, line = note if isinstance(note, tuple) else (logging.INFO, note)
             log.log(level, line)
 
+    starting: list[asyncio.Task] = []
+
     @app.task
     async def start_readers():
+        starting.append(asyncio.current_task())
         await replica.start()
         await inbox.start()
         await results.start()
 
     @app.on_before_shutdown.connect
     async def stop_readers(app, **kwargs):
+        # A worker stopped while its readers start: their start ends first, so that no start
+        # goes on with a client stopped under it (aiokafka then fails, and the worker "crashes").
+        for task in starting:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await results.stop()
         await inbox.stop()
         await replica.stop()
