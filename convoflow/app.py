@@ -56,9 +56,11 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=16_384,
-        # Per partition and fetch: what aiokafka reads ahead of the agents. At 8 MiB (over some 28
-        # partitions) a worker behind its input held hundreds of MB of fetched records.
-        consumer_max_fetch_size=1024 * 1024,
+        # Per partition and fetch: what aiokafka reads ahead of the agents, and how far one fetch
+        # moves a conversation topic while the topics are read in step (streams/faust_ext/alignment.py).
+        # At 1 MiB (over some 60 input partitions) a worker behind its input held hundreds of MB of
+        # fetched records, and a fetch of status changes covered days of a busy partition.
+        consumer_max_fetch_size=128 * 1024,
     )
     runtime = Runtime(settings, app)
     tables = {

@@ -26,7 +26,8 @@ BUNDLE_BATCHES_QUEUED = 4
 EVENT_BATCHES_QUEUED = 2
 
 
-def batch_agent(app, runtime: Runtime, source, name: str, apply, writers=(), bundles: bool = False) -> None:
+def batch_agent(app, runtime: Runtime, source, name: str, apply, writers=(), bundles: bool = False,
+                aligned: bool = False) -> None:
     """An agent that reads the topics of ``source`` in batches of records and runs ``apply(records)``
     on each (``apply_batches``).
 
@@ -35,6 +36,8 @@ def batch_agent(app, runtime: Runtime, source, name: str, apply, writers=(), bun
     headers), without Faust's per-record message, event, channel or ack.
     ``source``'s channel is still added to Faust's conductor, which subscribes
     the consumer to its topics. ``bundles``: the source's records are ``Outbox`` bundles.
+    ``aligned``: the source's topics are co-partitioned and read in step by record time
+    (``convoflow.streams.faust_ext.alignment``), so one batch holds more events of each key.
     """
     from convoflow.streams.faust_ext.transport import BatchSink
 
@@ -45,7 +48,7 @@ def batch_agent(app, runtime: Runtime, source, name: str, apply, writers=(), bun
         queued = BUNDLE_BATCHES_QUEUED * max_records
     sink = BatchSink(app, queued)
     app.topics.add(source.clone(is_iterator=True, maxsize=1))  # the subscription; never delivered to
-    app.consumer.add_sink(source.topics, sink)
+    app.consumer.add_sink(source.topics, sink, aligned)
 
     async def apply_and_send(records):
         for writer in writers:

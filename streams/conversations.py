@@ -50,10 +50,11 @@ def register(app, runtime: Runtime):
                     # not have reached the broker before.
                     if not (runtime.sent.changed(f"conversation|{cid}") or changed):
                         continue
-                    add_contributions(people_updates, cid, state, runtime.sent)
-                    for c in contact.conversation_contributions(cid, state.get("m", {}).values()):
+                    derived = conversation.derive(state)
+                    add_contributions(people_updates, cid, state, runtime.sent, derived)
+                    for c in contact.conversation_contributions(cid, derived.messages):
                         contact_updates.add(c["c"], c, runtime.sent, f"contact|{c['c']}|{cid}")
-                    writes[cid] = conversation.encode(state)
+                    writes[cid] = conversation.encode(state, derived)
         # The facts (with the owners they name) reach the changelog before any owner hears of
         # them: after a crash, the restored state still names every owner that got a map.
         await writes.flush()
@@ -62,6 +63,6 @@ def register(app, runtime: Runtime):
         await people_updates.flush()
         await contact_updates.flush()
 
-    batch_agent(app, runtime, source, "conversations", apply, [writes])
+    batch_agent(app, runtime, source, "conversations", apply, [writes], aligned=True)
 
     return table

@@ -70,10 +70,11 @@ def register(app, runtime: Runtime):
     return index, days_table
 
 
-def add_contributions(outbox: Outbox, cid: str, state: dict, sent: SentInProcess | None = None) -> None:
+def add_contributions(outbox: Outbox, cid: str, state: dict, sent: SentInProcess | None = None,
+                      derived=None) -> None:
     """Queue the conversation's current map for every owner, and an empty one for owners it left
     (skipping what this process already sent, unchanged, to that owner)."""
-    maps = people.contributions(cid, state)
+    maps = people.contributions(cid, state, derived)
     previous = state.get("_owners", [])
     for owner in set(previous) | maps.keys():
         outbox.add(owner, {"o": owner, "c": cid, "m": maps.get(owner, {})}, sent, f"people|{owner}|{cid}")

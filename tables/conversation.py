@@ -205,11 +205,13 @@ class Resolution:
     resolution_time_us: int | None  # resolution − first INBOUND message
 
 
-def resolution_cycles(state: dict, changes: list[list] | None = None) -> list[Resolution]:
+def resolution_cycles(state: dict, changes: list[list] | None = None, msgs: list[list] | None = None,
+                      ) -> list[Resolution]:
     """Each resolution with its cycle (previous resolution's time, its time]."""
     if changes is None:
         changes = status_changes(state)
-    msgs = messages(state)
+    if msgs is None:
+        msgs = messages(state)
     outbound_times = sorted(m[M_T] for m in msgs if m[M_DIR] == "OUTBOUND")
     first_inbound = next((m[M_T] for m in msgs if m[M_DIR] == "INBOUND"), None)
     result = []
@@ -233,11 +235,12 @@ class Response:
         return self.outbound[M_T] - self.new_change[S_T]
 
 
-def human_outbounds(state: dict) -> list[list]:
-    return [m for m in messages(state) if m[M_DIR] == "OUTBOUND" and m[M_AGENT] is not None]
+def human_outbounds(state: dict, msgs: list[list] | None = None) -> list[list]:
+    """Outbound messages an agent sent, by (time, event_id)."""
+    return [m for m in (messages(state) if msgs is None else msgs) if m[M_DIR] == "OUTBOUND" and m[M_AGENT] is not None]
 
 
-def responses(state: dict, changes: list[list] | None = None) -> list[Response]:
+def responses(state: dict, changes: list[list] | None = None, outs: list[list] | None = None) -> list[Response]:
     """Pairs (NEW change n, human outbound h): h is the earliest human outbound at or
     after n, and n the latest NEW change at or before h."""
     if changes is None:
@@ -245,7 +248,8 @@ def responses(state: dict, changes: list[list] | None = None) -> list[Response]:
     news = [c for c in changes if c[S_STATUS] == "NEW"]
     if not news:
         return []
-    outs = human_outbounds(state)
+    if outs is None:
+        outs = human_outbounds(state)
     new_times = [n[S_T] for n in news]
     out_times = [h[M_T] for h in outs]
     pairs = []
@@ -273,7 +277,8 @@ class LockSession:
         return self.released_us - self.acquired_us
 
 
-def lock_sessions(state: dict, changes: list[list] | None = None) -> list[LockSession]:
+def lock_sessions(state: dict, changes: list[list] | None = None, outs: list[list] | None = None,
+                  ) -> list[LockSession]:
     """Sessions whose both ends are known, classified (handle, no-reply, cherry-picking)."""
     acquired = state.get("la", {})
     released = state.get("lr", {})
@@ -281,7 +286,8 @@ def lock_sessions(state: dict, changes: list[list] | None = None) -> list[LockSe
         return []
     if changes is None:
         changes = status_changes(state)
-    outs = human_outbounds(state)
+    if outs is None:
+        outs = human_outbounds(state)
     sessions = []
     for lid in sorted(acquired.keys() & released.keys()):
         a, r = acquired[lid], released[lid]
@@ -329,8 +335,8 @@ def current_tags_by_message(state: dict) -> dict[str, list[str]]:
     return {mid: ordered_current(cur) for mid, cur in by_message.items()}
 
 
-def language(state: dict) -> str | None:
-    for m in reversed(messages(state)):
+def language(state: dict, msgs: list[list] | None = None) -> str | None:
+    for m in reversed(messages(state) if msgs is None else msgs):
         if m[M_LANG]:
             return m[M_LANG]
     return None
@@ -397,7 +403,33 @@ def last_updated(state: dict) -> int:
     return max(f[0] for f in _all_facts(state))
 
 
-def summary(state: dict) -> dict | None:
+class Derived:
+    """What the people's contributions and the summary both derive from a conversation's facts,
+    sorted and paired once per write: messages and status changes by (time, event_id), the
+    human outbounds, responses, resolution cycles and lock sessions."""
+
+    __slots__ = ("messages", "changes", "outbounds", "responses", "cycles", "sessions")
+
+    def __init__(self, state: dict):
+        self.messages = msgs = messages(state)
+        self.changes = changes = status_changes(state)
+        self.outbounds = outs = human_outbounds(state, msgs)
+        self.responses = responses(state, changes, outs)
+        self.cycles = resolution_cycles(state, changes, msgs)
+        self.sessions = lock_sessions(state, changes, outs)
+
+    def channel(self) -> str | None:
+        return self.messages[0][M_CHANNEL] if self.messages else None
+
+    def contact(self) -> str | None:
+        return self.messages[0][M_CONTACT] if self.messages else None
+
+
+def derive(state: dict) -> Derived:
+    return Derived(state)
+
+
+def summary(state: dict, derived: Derived | None = None) -> dict | None:
     """What one row of the conversations reports needs, derived once when the state is written.
 
     Nothing here depends on an export's request (range, zone, names), so a
@@ -406,22 +438,23 @@ def summary(state: dict) -> dict | None:
     """
     if not exists(state):
         return None
-    changes = status_changes(state)
+    d = derived or Derived(state)
+    changes = d.changes
     first = next((c for c in changes if c[S_STATUS] == "RESOLVED"), None)
     last_change = last_status_change_by_agent(changes)
-    cycles = resolution_cycles(state, changes)
+    cycles = d.cycles
     latest = cycles[-1] if cycles else None
     r = latest.change if latest else None
-    first_response = responses(state, changes)[:1]
+    first_response = d.responses[:1]
     totals = {"handle": 0, "no_reply": 0, "cherry_picking": 0}
-    for s in lock_sessions(state, changes):
+    for s in d.sessions:
         totals[s.kind] += s.duration_us
-    msgs = state.get("m", {}).values()
+    msgs = d.messages
     inbound = sum(1 for m in msgs if m[M_DIR] == "INBOUND")
     survey = csat(state)
     answer = survey[1] if survey else None
     return {
-        "channel": channel(state), "contact": contact(state), "created": created_at(state),
+        "channel": d.channel(), "contact": d.contact(), "created": msgs[0][M_T] if msgs else created_at(state),
         "first_resolved": first[S_T] if first else None,
         "last_agent": last_change[S_AGENT] if last_change else None,
         "last_team": last_change[S_TEAM] if last_change else None,
@@ -431,7 +464,7 @@ def summary(state: dict) -> dict | None:
         "inbound": inbound, "outbound": len(msgs) - inbound,
         "first_response": first_response[0].time_us if first_response else None,
         "handle": totals["handle"], "no_reply": totals["no_reply"], "cherry_picking": totals["cherry_picking"],
-        "topics": current_topics(state), "last_updated": last_updated(state), "language": language(state),
+        "topics": current_topics(state), "last_updated": last_updated(state), "language": language(state, msgs),
         # None: no survey sent; []: sent, no answer; else [score, completed status, question, answer]
         "csat": None if survey is None else [] if answer is None else [answer[3], answer[2], answer[4], answer[5]],
     }
@@ -443,8 +476,8 @@ _dumps = orjson.dumps
 _loads = orjson.loads
 
 
-def encode(state: dict) -> bytes:
-    return _dumps(summary(state)) + b"\n" + _dumps(state)
+def encode(state: dict, derived: Derived | None = None) -> bytes:
+    return _dumps(summary(state, derived)) + b"\n" + _dumps(state)
 
 
 def decode(value: bytes | None) -> dict | None:

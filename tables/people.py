@@ -62,32 +62,33 @@ def _owners(agent: str | None, team: str | None):
         yield f"team:{team}"
 
 
-def contributions(conversation_id: str, state: dict) -> dict[str, dict[str, dict]]:
-    """{owner: {"<channel>|<bucket>": partial}} for every agent and team the conversation names."""
+def contributions(conversation_id: str, state: dict, derived: conv.Derived | None = None) -> dict[str, dict[str, dict]]:
+    """{owner: {"<channel>|<bucket>": partial}} for every agent and team the conversation names
+    (``derived``: the state's ``conv.derive``, when the caller has it)."""
     out: dict[str, dict[str, dict]] = {}
-    channel = conv.channel(state) or ""
-    contact = conv.contact(state)
-    changes = conv.status_changes(state)
-    for h in conv.human_outbounds(state):
+    d = derived or conv.derive(state)
+    channel = d.channel() or ""
+    contact = d.contact()
+    for h in d.outbounds:
         for owner in _owners(h[M_AGENT], h[M_TEAM]):
             _add(out, owner, channel, h[M_T], "replies")
             if contact is not None:
                 _add_member(out, owner, channel, h[M_T], "contacts", contact)
-    responses = conv.responses(state, changes)
+    responses = d.responses
     if responses:
         first = responses[0]
         team = first.outbound[M_TEAM]
         if team is not None:
             _add(out, f"team:{team}", channel, first.outbound[M_T], "first_response_us", first.time_us)
             _add(out, f"team:{team}", channel, first.outbound[M_T], "first_responses")
-    for r in conv.resolution_cycles(state, changes):
+    for r in d.cycles:
         c = r.change
         for owner in _owners(c[S_AGENT], c[S_TEAM]):
             _add(out, owner, channel, c[S_T], "resolved_with_reply" if r.with_reply else "resolved_no_reply")
             if r.resolution_time_us is not None:
                 _add(out, owner, channel, c[S_T], "resolution_us", r.resolution_time_us)
                 _add(out, owner, channel, c[S_T], "resolutions_timed")
-    for s in conv.lock_sessions(state, changes):
+    for s in d.sessions:
         field = {"handle": "handle_us", "no_reply": "no_reply_us", "cherry_picking": "cherry_us"}[s.kind]
         for owner in _owners(s.agent_id, s.team_id):
             _add(out, owner, channel, s.released_us, field, s.duration_us)

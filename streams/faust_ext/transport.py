@@ -53,6 +53,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer as FaustProducerBuffer
 
 from convoflow.contract.topics import DURABLE_PRODUCER
+from convoflow.streams.faust_ext.alignment import Alignment
 
 log = logging.getLogger("convoflow")
 
@@ -62,6 +63,10 @@ MAX_REWINDS = 5
 FETCH_MAX_WAIT_MS = 100
 # After holding back records because a rebalance has not ended, the pause before fetching again.
 HELD_BACK_SECONDS = 0.01
+# A sink in step by record time that has nothing to take before its floors looks again after this.
+ALIGNED_WAIT_SECONDS = 0.05
+# How long, at most, a sink in step waits for a batch to fill while its agent is behind its input.
+ALIGNED_FILL_SECONDS = 0.25
 # A partition whose commit waits this long at a record that was handed over but is nowhere
 # to be processed is read again from it (StallWatch).
 STALL_SECONDS = 3.0
@@ -94,6 +99,7 @@ class BatchSink:
 
     def __init__(self, app, max_records: int):
         self.app, self.max_records = app, max_records
+        self.alignment = None  # set for co-partitioned topics read in step (Consumer.add_sink)
         self.chunks: deque = deque()
         self.size = 0
         self.in_flight: list = []
@@ -126,13 +132,94 @@ class BatchSink:
             self._space.set()
 
     async def take(self, max_records: int, linger: float = 0.0) -> list:
-        """Chunks of up to ``max_records`` records in all (a chunk may be split), once one is there."""
-        while not self.chunks:
+        """Chunks of up to ``max_records`` records in all (a chunk may be split), once one is there.
+
+        With an ``alignment``, only records stamped at or before their partition number's floor
+        are taken while the sink has room (``_take_in_step``); when none is, the sink waits for
+        more records or a new floor."""
+        while True:
+            while not self.chunks:
+                self._ready.clear()
+                await self._ready.wait()
+            if linger and self.size < max_records:
+                # more events of the same keys in one batch: one read and one write per key
+                await asyncio.sleep(linger)
+            alignment = self.alignment
+            if alignment is None or self.full() or not alignment.floors:
+                return self._take_in_order(max_records)
+            # Behind its input, a batch waits a little to fill up: a batch of a few records in
+            # step costs as much to write as a full one.
+            fill = max_records // 4 if alignment.backlog >= max_records else 1
+            waited = 0.0
+            while self._in_step(max_records, alignment.floors) < fill and waited < ALIGNED_FILL_SECONDS:
+                if self.full():
+                    break
+                self._ready.clear()
+                try:
+                    await asyncio.wait_for(self._ready.wait(), ALIGNED_WAIT_SECONDS)
+                except asyncio.TimeoutError:
+                    pass
+                waited += ALIGNED_WAIT_SECONDS
+            if self.full():
+                return self._take_in_order(max_records)
+            taken = self._take_in_step(max_records, alignment.floors)
+            if taken:
+                return taken
             self._ready.clear()
-            await self._ready.wait()
-        if linger and self.size < max_records:
-            # more events of the same keys in one batch: one read and one write per key
-            await asyncio.sleep(linger)
+            try:
+                await asyncio.wait_for(self._ready.wait(), ALIGNED_WAIT_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+    def _in_step(self, max_records: int, floors: dict) -> int:
+        """How many records ``_take_in_step`` would take now."""
+        n, stopped = 0, set()
+        for chunk in self.chunks:
+            if n >= max_records:
+                break
+            if chunk.tp in stopped:
+                continue
+            records = chunk.records
+            floor = floors.get(chunk.tp.partition)
+            k = len(records)
+            if floor is not None and records[-1].timestamp > floor:
+                k = next(i for i, r in enumerate(records) if r.timestamp > floor)
+                stopped.add(chunk.tp)
+            n += k
+        return min(n, max_records)
+
+    def _take_in_step(self, max_records: int, floors: dict) -> list:
+        """Up to ``max_records`` records, of each partition the longest queued run stamped at or
+        before its number's floor; each partition's records stay in offset order."""
+        taken, kept, n = [], deque(), 0
+        stopped = set()  # partitions with records left behind: their later chunks wait too
+        for chunk in self.chunks:
+            if n >= max_records or chunk.tp in stopped:
+                kept.append(chunk)
+                continue
+            records = chunk.records
+            floor = floors.get(chunk.tp.partition)
+            k = min(len(records), max_records - n)
+            if floor is not None:
+                for i in range(k):
+                    if records[i].timestamp > floor:
+                        k = i
+                        break
+            if k < len(records):
+                stopped.add(chunk.tp)
+                kept.append(chunk)
+                if not k:
+                    continue
+                taken.append(Chunk(chunk.tp, records[:k], chunk.generation))
+                chunk.records = records[k:]
+            else:
+                taken.append(chunk)
+            n += k
+        self.chunks = kept
+        self._took(n)
+        return taken
+
+    def _take_in_order(self, max_records: int) -> list:
         taken, n = [], 0
         while self.chunks and n < max_records:
             chunk = self.chunks[0]
@@ -195,15 +282,21 @@ class Consumer(faust_aiokafka.Consumer):
         self.acked_through: dict = {}  # chunked partitions: the next offset to commit
         self.delivered: dict = {}  # per partition, the offset this loop handed over last (forgotten on a seek)
         self.rewinds: dict = {}  # per partition, reads again from the right place since it last went on
+        self.alignment = Alignment()  # co-partitioned input topics read in step by record time
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     # --- what the agents and the worker use ---
 
-    def add_sink(self, topics, sink: BatchSink) -> None:
+    def add_sink(self, topics, sink: BatchSink, aligned: bool = False) -> None:
+        """Deliver ``topics`` to ``sink``; ``aligned``: partitions of the same number of these
+        topics are read in step by record time (``alignment.Alignment``)."""
         for topic in topics:
             self.sinks[topic] = sink
+        if aligned:
+            self.alignment.add_topics(topics)
+            sink.alignment = self.alignment
 
     def ack_through(self, tp, next_offset: int, count: int, generation: int) -> None:
         """Records of a chunked partition up to ``next_offset`` (excluded) are applied (an
@@ -227,6 +320,7 @@ class Consumer(faust_aiokafka.Consumer):
             return
         self._read_offset[tp] = offset
         self.delivered.pop(tp, None)
+        self.alignment.forget([tp])
 
     async def rejoin(self) -> None:
         await self._thread.rejoin()
@@ -351,6 +445,7 @@ class Consumer(faust_aiokafka.Consumer):
             return False  # revoked meanwhile: this position means nothing to the new generation
         sink.put(Chunk(tp, records, generation))
         self._delivered_through(tp, records[-1].offset)
+        self.alignment.delivered(tp, records[-1].timestamp)
         return False
 
     async def _deliver_records(self, tp, records: list, callback) -> None:
@@ -425,6 +520,7 @@ class Consumer(faust_aiokafka.Consumer):
         """
         await super().perform_seek()
         self.delivered.clear()
+        self.alignment.forget()
         self.acked_through.clear()  # from the committed offsets on, everything is read again
         uncommitted = [tp for tp in self.assignment()
                        if not self._is_changelog_tp(tp) and self._committed_offset.get(tp) is None]
@@ -440,12 +536,34 @@ class Consumer(faust_aiokafka.Consumer):
     async def seek(self, partition, offset: int) -> None:
         await super().seek(partition, offset)
         self.delivered.pop(partition, None)
+        self.alignment.forget([partition])
 
     async def on_partitions_revoked(self, revoked) -> None:
         for tp in revoked:
             self.acked_through.pop(tp, None)
             self.delivered.pop(tp, None)
+        self.alignment.forget(revoked)
         await super().on_partitions_revoked(revoked)
+
+    async def _getmany(self, active_partitions, timeout: float):
+        """Faust's fetch, without the aligned partitions that are ahead in record time: their
+        fetched records wait in aiokafka, which fetches no more of them meanwhile."""
+        if active_partitions:
+            held = self.alignment.held(active_partitions, self._records_left)
+            if held:
+                active_partitions = set(active_partitions) - held
+        return await super()._getmany(active_partitions, timeout)
+
+    def _records_left(self, tp) -> int | None:
+        """Records of the partition after the last one handed over, as far as the last fetch knew."""
+        delivered = self.delivered.get(tp)
+        if delivered is None:
+            return None
+        try:
+            highwater = self.highwater(tp)
+        except Exception:  # no longer assigned
+            return None
+        return None if highwater is None else highwater - delivered - 1
 
     async def wait_empty(self) -> None:
         """Faust's, after the chunks the agents are applying: their acks go into this commit."""

@@ -25,13 +25,13 @@ def run(app, coro):
     return app.loop.run_until_complete(coro)
 
 
-def record(topic: str, partition: int, offset: int, key=b"k", value=b"v") -> ConsumerRecord:
+def record(topic: str, partition: int, offset: int, key=b"k", value=b"v", timestamp: int = 0) -> ConsumerRecord:
     """aiokafka's own record type, as its fetcher hands records to Faust."""
-    return ConsumerRecord(topic, partition, offset, 0, 0, key, value, None, len(key), len(value), ())
+    return ConsumerRecord(topic, partition, offset, timestamp, 0, key, value, None, len(key), len(value), ())
 
 
-def records(topic: str, *offsets: int, partition: int = 0) -> dict:
-    return {TP(topic, partition): [record(topic, partition, o) for o in offsets]}
+def records(topic: str, *offsets: int, partition: int = 0, timestamp: int = 0) -> dict:
+    return {TP(topic, partition): [record(topic, partition, o, timestamp=timestamp) for o in offsets]}
 
 
 class Script:

@@ -227,3 +227,76 @@ def test_after_a_rebalance_an_input_partition_nothing_was_committed_for_is_read_
     run(app, consumer.perform_seek())
     assert seeks == [(fresh, 3)], "the changelog is Faust's recovery's to place"
     assert consumer._expected(fresh) == 3 and consumer._expected(committed) == 7
+
+
+def test_a_conversation_topic_partition_ahead_in_record_time_sits_out_the_next_fetch(app, monkeypatch):
+    """The five conversation topics are read in step by record time (``alignment``); the others are not."""
+    consumer = app.consumer
+    assert consumer.alignment.topics == {PREFIX + t for t in ("messages", "status-changes", "locks", "csat",
+                                                                "annotations")}
+    status = PREFIX + "status-changes"
+    Script(consumer, [(nothing, {**records(MESSAGES, 0, 1, timestamp=1_000),
+                                 **records(status, 0, 1, 2, timestamp=9_000),
+                                 **records(PREFIX + "presence", 0, timestamp=20_000)})]).run()
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 100)  # records left in every partition
+    asked = []
+
+    async def getmany(active_partitions, timeout):
+        asked.append(set(active_partitions))
+        return {}
+
+    monkeypatch.setattr(consumer._thread, "getmany", getmany)
+    active = {TP(MESSAGES, 0), TP(status, 0), TP(PREFIX + "presence", 0), TP(status, 1)}
+    run(app, consumer._getmany(active, 0.1))
+    assert asked[-1] == active - {TP(status, 0)}, "status changes wait for messages to reach their time"
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 2 if tp == TP(MESSAGES, 0) else 100)
+    run(app, consumer._getmany(active, 0.1))
+    assert asked[-1] == active, "messages has nothing more to read: it holds nothing back"
+
+
+def test_a_sink_in_step_takes_each_partition_up_to_its_floor_in_offset_order(app):
+    consumer = app.consumer
+    sink = consumer.sinks[MESSAGES]
+    status = PREFIX + "status-changes"
+    assert sink.alignment is consumer.alignment and consumer.sinks[PREFIX + "presence"].alignment is None
+
+    def chunk(topic, partition, *stamped):
+        return transport.Chunk(TP(topic, partition), [record(topic, partition, o, timestamp=t) for o, t in stamped],
+                               app.consumer_generation_id)
+
+    sink.put(chunk(status, 0, (0, 100), (1, 200), (2, 900)))
+    sink.put(chunk(MESSAGES, 0, (0, 100), (1, 300)))
+    sink.put(chunk(status, 0, (3, 950)))  # behind a record left in the sink: waits with it
+    sink.put(chunk(MESSAGES, 1, (0, 5_000)))  # no floor for partition 1
+    consumer.alignment.floors = {0: 300}
+
+    def offsets(taken):
+        return [(c.tp.topic[len(PREFIX):], c.tp.partition, [r.offset for r in c.records]) for c in taken]
+
+    assert offsets(run(app, sink.take(100))) == [
+        ("status-changes", 0, [0, 1]), ("messages", 0, [0, 1]), ("messages", 1, [0])]
+    assert sink.size == 2 and offsets(sink.chunks) == [("status-changes", 0, [2]), ("status-changes", 0, [3])]
+    assert sink.holds(TP(status, 0), 3)
+    consumer.alignment.floors = {0: 1_000}
+    assert offsets(run(app, sink.take(1))) == [("status-changes", 0, [2])], "at most max_records"
+    assert offsets(run(app, sink.take(100))) == [("status-changes", 0, [3])]
+
+
+def test_a_full_sink_in_step_takes_in_arrival_order_so_the_consumer_never_waits_for_itself(app):
+    consumer = app.consumer
+    sink = consumer.sinks[MESSAGES]
+    sink.max_records = 3
+    sink.put(transport.Chunk(TP(MESSAGES, 0), [record(MESSAGES, 0, o, timestamp=9_000) for o in range(3)],
+                             app.consumer_generation_id))
+    consumer.alignment.floors = {0: 100}  # nothing is at or before it, but nothing more fits in
+    assert sink.full()
+    assert [r.offset for c in run(app, sink.take(2)) for r in c.records] == [0, 1]
+    assert not sink.full()
+
+    async def nothing_before_the_floor():
+        return await asyncio.wait_for(sink.take(2), 0.2)
+
+    with pytest.raises(asyncio.TimeoutError):
+        run(app, nothing_before_the_floor())
+    consumer.alignment.floors = {0: 9_000}
+    assert [r.offset for c in run(app, sink.take(2)) for r in c.records] == [2]
