@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -19,33 +19,44 @@ def timestamp(us: int | None, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(us // 1_000_000, tz).isoformat()
 
 
-MINUTES_CACHED = 100_000  # about 70 days of minutes per report
+HOURS_CACHED = 100_000  # about 11 years of hours per report
+_EPOCH = datetime(1970, 1, 1)
 
 
 def timestamp_formatter(tz: ZoneInfo):
-    """``timestamp`` for one zone, faster for a report's many rows: each minute's text and offset
-    is made once, and a timestamp only adds its seconds. A minute whose offset changes within it
-    (or is not a whole minute) is formatted in full every time."""
-    minutes: dict[int, tuple[str, str] | None] = {}
+    """``timestamp`` for one zone, faster for a report's many rows: each UTC hour's offset and each
+    local hour's date text are made once, and a timestamp only adds its minutes and seconds. An
+    hour whose offset changes within it (or is not a whole minute) is formatted in full every time."""
+    offsets: dict[int, tuple[int, str] | None] = {}
+    prefixes: dict[int, str] = {}
 
-    def minute_parts(minute: int) -> tuple[str, str] | None:
-        start, end = datetime.fromtimestamp(minute * 60, tz), datetime.fromtimestamp(minute * 60 + 59, tz)
-        text = start.isoformat()
-        return (text[:17], text[19:]) if start.second == 0 and start.utcoffset() == end.utcoffset() else None
+    def hour_offset(hour: int) -> tuple[int, str] | None:
+        start, end = datetime.fromtimestamp(hour * 3600, tz), datetime.fromtimestamp(hour * 3600 + 3599, tz)
+        offset = start.utcoffset()
+        if offset != end.utcoffset() or offset % timedelta(minutes=1):
+            return None
+        return offset // timedelta(seconds=1), start.isoformat()[19:]
 
     def ts(us: int | None) -> str:
         if us is None:
             return ""
         sec = us // 1_000_000
-        minute, s = divmod(sec, 60)
-        parts = minutes.get(minute, False)
-        if parts is False:
-            parts = minute_parts(minute)
-            if len(minutes) < MINUTES_CACHED:
-                minutes[minute] = parts
-        if parts is None:
+        hour = sec // 3600
+        zone = offsets.get(hour, False)
+        if zone is False:
+            zone = hour_offset(hour)
+            if len(offsets) < HOURS_CACHED:
+                offsets[hour] = zone
+        if zone is None:
             return datetime.fromtimestamp(sec, tz).isoformat()
-        return f"{parts[0]}{s:02d}{parts[1]}"
+        local_hour, rest = divmod(sec + zone[0], 3600)
+        prefix = prefixes.get(local_hour)
+        if prefix is None:
+            prefix = (_EPOCH + timedelta(hours=local_hour)).isoformat()[:14]  # "YYYY-MM-DDTHH:"
+            if len(prefixes) < HOURS_CACHED:
+                prefixes[local_hour] = prefix
+        minute, second = divmod(rest, 60)
+        return f"{prefix}{minute:02d}:{second:02d}{zone[1]}"
 
     return ts
 

@@ -55,12 +55,12 @@ def test_the_report_timestamp_formatter_writes_what_timestamp_writes():
     assert csvfile.timestamp_formatter(ZoneInfo("UTC"))(None) == ""
 
 
-def test_the_report_timestamp_formatter_keeps_at_most_its_bound_of_minutes(monkeypatch):
-    monkeypatch.setattr(csvfile, "MINUTES_CACHED", 10)
+def test_the_report_timestamp_formatter_keeps_at_most_its_bound_of_hours(monkeypatch):
+    monkeypatch.setattr(csvfile, "HOURS_CACHED", 10)
     utc = ZoneInfo("UTC")
     ts = csvfile.timestamp_formatter(utc)
-    for minute in range(50):
-        us = minute * 60_000_000 + 7_000_000
+    for hour in range(50):
+        us = hour * 3_600_000_000 + 61_000_000
         assert ts(us) == csvfile.timestamp(us, utc)
-    (cache,) = [c.cell_contents for c in ts.__closure__ if isinstance(c.cell_contents, dict)]
-    assert len(cache) == 10
+    caches = [c.cell_contents for c in ts.__closure__ if isinstance(c.cell_contents, dict)]
+    assert len(caches) == 2 and all(len(cache) == 10 for cache in caches)
