@@ -31,19 +31,19 @@ for _h in range(24):
         _OFFSET_US[f"-{_h:02d}:{_m:02d}"] = (_h * 3600 + _m * 60) * 1_000_000
 del _h, _m
 
-# "YYYY-MM-DD?HH:MM" -> µs since the epoch of that local minute (validated).
-# Event times cluster, so this hits almost always; bounded by clearing.
-_MINUTE_CACHE: dict[str, int] = {}
-_MINUTE_CACHE_MAX = 8192
+# "YYYY-MM-DD?HH" -> µs since the epoch of that local hour (validated).
+# Event times cluster (a month of events has some 720 hours), so this hits almost always;
+# bounded by clearing.
+_HOUR_CACHE: dict[str, int] = {}
+_HOUR_CACHE_MAX = 8192
 
 
-def _minute_us(k: str) -> int:
-    """Validate and convert 'YYYY-MM-DD?HH:MM' (digits already checked)."""
+def _hour_us(k: str) -> int:
+    """Validate and convert 'YYYY-MM-DD?HH' (digits already checked)."""
     y = int(k[0:4])
     mo = int(k[5:7])
     d = int(k[8:10])
     h = int(k[11:13])
-    mi = int(k[14:16])
     if y == 0:
         raise ValueError("year 0000 out of range")
     if not 1 <= mo <= 12:
@@ -53,15 +53,13 @@ def _minute_us(k: str) -> int:
         raise ValueError(f"day {k[8:10]} out of range for {k[0:7]}")
     if h > 23:
         raise ValueError(f"hour {k[11:13]} out of range")
-    if mi > 59:
-        raise ValueError(f"minute {k[14:16]} out of range")
     y1 = y - 1
     days = (
         y1 * 365 + y1 // 4 - y1 // 100 + y1 // 400
         + _DAYS_BEFORE_MONTH[mo] + (leap and mo > 2) + d
         - _EPOCH_ORDINAL
     )
-    return (days * 86400 + h * 3600 + mi * 60) * 1_000_000
+    return (days * 86400 + h * 3600) * 1_000_000
 
 
 def parse_time(s: str) -> int:
@@ -74,20 +72,23 @@ def parse_time(s: str) -> int:
     if m is None:
         raise ValueError(_BAD_FORMAT)
     sec, frac, off = m.groups()
-    k = s[:16]
-    base = _MINUTE_CACHE.get(k)
+    k = s[:13]
+    base = _HOUR_CACHE.get(k)
     if base is None:
-        base = _minute_us(k)
-        if len(_MINUTE_CACHE) >= _MINUTE_CACHE_MAX:
-            _MINUTE_CACHE.clear()
-        _MINUTE_CACHE[k] = base
+        base = _hour_us(k)
+        if len(_HOUR_CACHE) >= _HOUR_CACHE_MAX:
+            _HOUR_CACHE.clear()
+        _HOUR_CACHE[k] = base
+    minute = int(s[14:16])
+    if minute > 59:
+        raise ValueError(f"minute {s[14:16]} out of range")
     sec = int(sec)
     if sec > 59:
         raise ValueError(f"second {sec:02d} out of range")
     o = _OFFSET_US.get(off)
     if o is None:
         raise ValueError(f"offset {off} out of range")
-    us = base + sec * 1_000_000 + o
+    us = base + minute * 60_000_000 + sec * 1_000_000 + o
     if frac is not None:
         if len(frac) >= 6:
             us += int(frac[:6])

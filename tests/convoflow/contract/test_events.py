@@ -566,13 +566,13 @@ def test_parse_time_rejects(s, why):
     assert why in reason
 
 
-def test_minute_cache_is_bounded():
-    cache = times._MINUTE_CACHE
-    for i in range(times._MINUTE_CACHE_MAX + 10):
-        d = datetime(2020, 1, 1) + timedelta(minutes=i)
+def test_hour_cache_is_bounded():
+    cache = times._HOUR_CACHE
+    for i in range(times._HOUR_CACHE_MAX + 10):
+        d = datetime(2020, 1, 1) + timedelta(minutes=61 * i)
         s = d.strftime("%Y-%m-%dT%H:%M:07Z")
         assert parse_time(s) == (d - datetime(1970, 1, 1)) // timedelta(microseconds=1) + 7 * 10**6
-    assert len(cache) <= times._MINUTE_CACHE_MAX
+    assert len(cache) <= times._HOUR_CACHE_MAX
 
 
 EPOCH_NAIVE = datetime(1970, 1, 1)
