@@ -16,7 +16,7 @@ import faust
 from convoflow.contract.config import Settings
 from convoflow.contract.topics import ensure_topics
 from convoflow.streams import (
-    contacts, conversations, directory, export_engine, heap, metrics, people, presence, schedule, watchdog,
+    client_logs, contacts, conversations, directory, export_engine, heap, metrics, people, presence, schedule, watchdog,
 )
 from convoflow.web import dashboard, explain, lookups, api as web
 from convoflow.streams.faust_ext import SCHEME, assignor, audit, broker_urls, transport
@@ -143,6 +143,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     os.makedirs(settings.data_dir, exist_ok=True)
     os.makedirs(settings.export_dir, exist_ok=True)
     heap.fix_mmap_threshold()
+    client_logs.install()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     topics = loop.run_until_complete(ensure_topics(settings))
