@@ -11,6 +11,8 @@ Every merge is a max over ``(occurred_at, event_id)``: replays and disorder chan
 """
 from __future__ import annotations
 
+from convoflow.tables.conversation import M_CONTACT, M_DIR, M_EID, M_PRIMARY, M_SECONDARY, M_T
+
 
 def _later(stored: list | None, t: int, eid: str) -> bool:
     return stored is None or (t, eid) > (stored[0], stored[1])
@@ -19,15 +21,14 @@ def _later(stored: list | None, t: int, eid: str) -> bool:
 def conversation_contributions(conversation_id: str, messages) -> list[dict]:
     """What a conversation tells each contact of its messages (sent to the contact's partition).
 
-    ``messages`` are created-message facts of convoflow.tables.conversation (position 0 the
-    time, 1 the event id, then direction, channel, contact, ...).
+    ``messages`` are created-message facts of convoflow.tables.conversation (``Message``).
     """
     per_contact: dict[str, dict] = {}
     for m in messages:
-        t, eid, direction, contact_id = m[0], m[1], m[2], m[4]
+        t, eid, direction, contact_id = m[M_T], m[M_EID], m[M_DIR], m[M_CONTACT]
         c = per_contact.setdefault(contact_id, {"c": contact_id, "cv": conversation_id, "n": [0, 0], "p": None, "s": None, "lu": None})
         c["n"][0 if direction == "INBOUND" else 1] += 1
-        for field, value in (("p", m[15]), ("s", m[16])):
+        for field, value in (("p", m[M_PRIMARY]), ("s", m[M_SECONDARY])):
             if value and _later(c[field], t, eid):
                 c[field] = [t, eid, value]
         if _later(c["lu"], t, eid):

@@ -24,7 +24,9 @@ import zlib
 import orjson
 
 from convoflow.tables import conversation as conv
-from convoflow.tables.conversation import A_AGENT, A_KIND, A_T, A_TEAM, M_AGENT, M_T, M_TEAM, S_AGENT, S_T, S_TEAM
+from convoflow.tables.conversation import (
+    A_AGENT, A_KIND, A_T, A_TEAM, C_SCORE, C_T, L_AGENT, L_TEAM, M_AGENT, M_T, M_TEAM, S_AGENT, S_T, S_TEAM,
+)
 
 BUCKET_US = 15 * 60 * 1_000_000
 BUCKETS_PER_DAY = 96
@@ -97,9 +99,9 @@ def contributions(conversation_id: str, state: dict, derived: conv.Derived | Non
                 _add_member(out, owner, channel, s.released_us, "handled", conversation_id)
     for sid, sent in state.get("cs", {}).items():
         answer = state.get("ca", {}).get(sid)
-        if answer is not None and answer[3] is not None:
-            for owner in _owners(sent[2], sent[3]):
-                _add(out, owner, channel, answer[0], f"csat{answer[3]}")
+        if answer is not None and answer[C_SCORE] is not None:
+            for owner in _owners(sent[L_AGENT], sent[L_TEAM]):
+                _add(out, owner, channel, answer[C_T], f"csat{answer[C_SCORE]}")
     for a in state.get("a", {}).values():
         if a[A_KIND] in ("tag.applied", "topic.applied"):
             field = "tags" if a[A_KIND] == "tag.applied" else "topics"

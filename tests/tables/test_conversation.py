@@ -177,3 +177,65 @@ def test_a_stored_conversation_carries_its_summary_in_front():
     assert s["first_resolved"] == parse_time(at(5)) and s["first_response"] == 2 * 60_000_000
     assert conv.decode(None) is None
     assert conv.decode_summary(conv.encode(conv.new_state())) is None, "a conversation that does not exist yet"
+
+
+# ---------------------------------------------------------------- the facts' layouts
+
+POSITIONS = {
+    conv.Message: {"M_T": "t", "M_EID": "event_id", "M_DIR": "direction", "M_CHANNEL": "channel_id",
+                   "M_CONTACT": "contact_profile_id", "M_AGENT": "agent_id", "M_TEAM": "team_id",
+                   "M_VA": "virtual_agent_id", "M_TYPE": "message_type", "M_ORIGIN": "origin",
+                   "M_OBTYPE": "outbound_message_type", "M_SUT": "system_user_type", "M_CONTENT": "content",
+                   "M_POST_URL": "post_url", "M_LANG": "language", "M_PRIMARY": "contact_primary_identifier",
+                   "M_SECONDARY": "contact_secondary_identifier"},
+    conv.StatusChange: {"S_T": "t", "S_EID": "event_id", "S_STATUS": "status", "S_AGENT": "agent_id",
+                        "S_TEAM": "team_id", "S_VA": "virtual_agent_id", "S_STARTED_BY": "started_by",
+                        "S_HANDOVER": "handover_reason", "S_INBOUND": "inbound_message_id",
+                        "S_RESOLVED_BY": "resolved_by", "S_TRIGGER": "resolve_trigger", "S_REASON": "resolve_reason",
+                        "S_COMMENT": "resolve_comment"},
+    conv.Annotation: {"A_T": "t", "A_EID": "event_id", "A_KIND": "kind", "A_TARGET": "target_id",
+                      "A_MESSAGE": "message_id", "A_AGENT": "agent_id", "A_TEAM": "team_id", "A_VA": "virtual_agent_id"},
+    conv.LockEnd: {"L_T": "t", "L_EID": "event_id", "L_AGENT": "agent_id", "L_TEAM": "team_id"},
+    conv.SurveySent: {"L_T": "t", "L_EID": "event_id", "L_AGENT": "agent_id", "L_TEAM": "team_id"},
+    conv.SurveyAnswer: {"C_T": "t", "C_EID": "event_id", "C_COMPLETED": "completed_status", "C_SCORE": "score",
+                        "C_QUESTION": "follow_up_question", "C_ANSWER": "follow_up_answer"},
+}
+
+
+def test_every_position_is_the_place_of_its_field_in_its_layout():
+    for layout, names in POSITIONS.items():
+        assert sorted(names.values(), key=layout._fields.index) == list(layout._fields), layout.__name__
+        for constant, field in names.items():
+            assert getattr(conv, constant) == layout._fields.index(field), (layout.__name__, constant)
+
+
+def test_a_stored_fact_viewed_through_its_layout_gives_the_events_fields():
+    m = msg(1, "m1", "OUTBOUND", agent="a1", team_id="t1", virtual_agent_id="va1", origin="API", content="hi",
+            post_url="https://x", language="nl", contact_primary_identifier="p", contact_secondary_identifier="s",
+            outbound_message_type="REPLY", system_user_type="BOT")
+    s = status(2, "RESOLVED", agent_id="a1", team_id="t1", resolved_by="AGENT", resolve_trigger="MANUAL",
+               resolve_reason="done", resolve_comment="ok", virtual_agent_id="va1")
+    a = ev("tag.applied", 3, tag_id="tg1", message_id="m1", agent_id="a1", team_id="t1", virtual_agent_id="va1")
+    lock = ev("lock.acquired", 4, lock_id="l1", agent_id="a1", team_id="t1")
+    sent = ev("csat.sent", 5, survey_id="sv1", agent_id="a1", team_id="t1")
+    answer = ev("csat.answered", 6, survey_id="sv1", completed_status="COMPLETED", score=4,
+                follow_up_question="why", follow_up_answer="quick")
+    state = build([m, s, a, lock, sent, answer])
+    assert conv.Message._make(state["m"]["m1"])._asdict() == {f: m.get(f) for f in conv.Message._fields[2:]} | {
+        "t": m["t"], "event_id": m["event_id"]}
+    assert conv.StatusChange._make(state["s"][s["event_id"]])._asdict() == {
+        f: s.get(f) for f in conv.StatusChange._fields[2:]} | {"t": s["t"], "event_id": s["event_id"]}
+    assert conv.Annotation._make(state["a"][a["event_id"]]) == (a["t"], a["event_id"], "tag.applied", "tg1", "m1", "a1", "t1", "va1")
+    assert conv.LockEnd._make(state["la"]["l1"]) == (lock["t"], lock["event_id"], "a1", "t1")
+    assert conv.SurveySent._make(state["cs"]["sv1"]) == (sent["t"], sent["event_id"], "a1", "t1")
+    assert conv.SurveyAnswer._make(state["ca"]["sv1"]) == (answer["t"], answer["event_id"], "COMPLETED", 4, "why", "quick")
+
+
+def test_a_message_view_has_the_latest_updated_values_and_the_created_ones_otherwise():
+    state = build([msg(1, "m1", "INBOUND", content="first"),
+                   ev("message.updated", 2, message_id="m1", content="second"),
+                   ev("message.updated", 0.5, message_id="m1", post_url="https://before-created")])
+    view = conv.Message._make(conv.message_view(state, "m1", state["m"]["m1"]))
+    assert (view.content, view.post_url, view.message_type) == ("second", None, "TEXT")
+    assert conv.Message._make(conv.message_view(build([msg(1, "m2", "INBOUND", content="x")]), "m2",
+                             build([msg(1, "m2", "INBOUND", content="x")])["m"]["m2"])).content == "x"
