@@ -35,6 +35,7 @@ from convoflow.exporters import csvfile as cell
 from convoflow.exporters.context import ReportContext
 from convoflow.tables import contact as contact_table
 from convoflow.tables import conversation as conv
+from convoflow.tables.contact import ATTR_NAME, ATTR_TYPE, ATTR_VALUE
 from convoflow.tables.conversation import M_CHANNEL, M_CONTACT, M_DIR, M_EID, M_T
 
 
@@ -94,9 +95,9 @@ def contact_finish(ctx: ReportContext, contact_id: str, partial: dict):
     if not partial.get("n"):
         return
     primary, secondary = ctx.contact_identifiers(contact_id)
-    latest = partial["l"]
+    _, _, latest_channel = partial["l"]  # [t, event_id, channel] of the contact's latest message
     row = [
-        cell.text(contact_id), cell.text(ctx.directory.fields("channel", latest[2]).get("medium")),
+        cell.text(contact_id), cell.text(ctx.directory.fields("channel", latest_channel).get("medium")),
         cell.text(primary), cell.text(secondary), ctx.ts(partial["f"]),
         str(partial["n"]), str(partial.get("i", 0)), str(partial.get("o", 0)), ctx.ts(partial.get("u")),
     ]
@@ -122,7 +123,7 @@ def attribute_partials_from_conversation(ctx: ReportContext, cid: str, state: di
 def attribute_partials_from_contact(ctx: ReportContext, contact_id: str, state: dict):
     current = contact_table.current_attributes(state)
     if current:
-        yield contact_id, {"a": {aid: [a[3], a[4], a[5]] for aid, a in current.items()}}
+        yield contact_id, {"a": {aid: [a[ATTR_NAME], a[ATTR_TYPE], a[ATTR_VALUE]] for aid, a in current.items()}}
 
 
 def attribute_merge(p1: dict, p2: dict) -> dict:

@@ -41,7 +41,7 @@ def contact_now(ctx: ReportContext, contact_id: str, state: dict):
         "primary_identifier": primary,
         "secondary_identifier": secondary,
         "attributes": [
-            {"attribute_id": aid, "name": a[3], "type": a[4], "value": a[5]}
+            {"attribute_id": aid, "name": a[contact.ATTR_NAME], "type": a[contact.ATTR_TYPE], "value": a[contact.ATTR_VALUE]}
             for aid, a in sorted(contact.current_attributes(state).items())
         ],
         "conversations": conversations_count,

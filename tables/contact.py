@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from convoflow.tables.conversation import M_CONTACT, M_DIR, M_EID, M_PRIMARY, M_SECONDARY, M_T
 
+IDENTIFIER = 2  # the value's position in an identifier's [t, event_id, value]
+ATTR_SET, ATTR_NAME, ATTR_TYPE, ATTR_VALUE = range(2, 6)  # positions in an attribute's [t, event_id, set?, name, type, value]
+
 
 def _later(stored: list | None, t: int, eid: str) -> bool:
     return stored is None or (t, eid) > (stored[0], stored[1])
@@ -71,7 +74,7 @@ def identifiers(state: dict | None) -> tuple[str | None, str | None]:
     if not state:
         return None, None
     p, s = state.get("p"), state.get("s")
-    return (p[2] if p else None), (s[2] if s else None)
+    return (p[IDENTIFIER] if p else None), (s[IDENTIFIER] if s else None)
 
 
 def message_counts(state: dict) -> tuple[int, int, int]:
@@ -81,4 +84,4 @@ def message_counts(state: dict) -> tuple[int, int, int]:
 
 
 def current_attributes(state: dict) -> dict[str, list]:
-    return {aid: a for aid, a in state.get("a", {}).items() if a[2]}
+    return {aid: a for aid, a in state.get("a", {}).items() if a[ATTR_SET]}

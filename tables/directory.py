@@ -8,6 +8,9 @@ Pure Python, shared by the directory agent and every reader.
 """
 from __future__ import annotations
 
+# Positions in a stored entry: the latest event's stamp and what it says, the latest upsert's fields and stamp.
+D_T, D_EID, D_ACTIVE, D_FIELDS, D_UPSERT_T, D_UPSERT_EID = range(6)
+
 FIELDS = {
     "channel": ("medium", "name", "display_name"),
     "agent": ("name", "email", "reference"),
@@ -29,14 +32,14 @@ def merge(stored: list | None, event: dict) -> list | None:
     kind, action = event["type"].split(".", 1)
     entry = list(stored) if stored is not None else [t, eid, True, {}, None, None]
     changed = stored is None
-    if (t, eid) > (entry[0], entry[1]):
-        entry[0], entry[1], entry[2] = t, eid, action != "deleted"
+    if (t, eid) > (entry[D_T], entry[D_EID]):
+        entry[D_T], entry[D_EID], entry[D_ACTIVE] = t, eid, action != "deleted"
         changed = True
     elif stored is None:
-        entry[2] = action != "deleted"
-    if action != "deleted" and (entry[4] is None or (t, eid) > (entry[4], entry[5])):
-        entry[3] = {f: event.get(f) for f in FIELDS[kind]}
-        entry[4], entry[5] = t, eid
+        entry[D_ACTIVE] = action != "deleted"
+    if action != "deleted" and (entry[D_UPSERT_T] is None or (t, eid) > (entry[D_UPSERT_T], entry[D_UPSERT_EID])):
+        entry[D_FIELDS] = {f: event.get(f) for f in FIELDS[kind]}
+        entry[D_UPSERT_T], entry[D_UPSERT_EID] = t, eid
         changed = True
     return entry if changed else None
 
@@ -51,11 +54,11 @@ class Directory:
         if ident is None:
             return {}
         entry = self.entries.get(f"{kind}:{ident}")
-        return entry[3] if entry else {}
+        return entry[D_FIELDS] if entry else {}
 
     def name(self, kind: str, ident: str | None) -> str | None:
         return self.fields(kind, ident).get("name")
 
     def active(self, kind: str, ident: str) -> bool:
         entry = self.entries.get(f"{kind}:{ident}")
-        return True if entry is None else entry[2]
+        return True if entry is None else entry[D_ACTIVE]

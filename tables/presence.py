@@ -36,18 +36,18 @@ def intervals(state: dict) -> list[tuple[int, int | None, str, str | None]]:
     A change repeating the current state and away state is ignored; an interval
     whose next change has the same time is dropped.
     """
-    changes = sorted((f[0], eid, f[1], f[2]) for eid, f in state.items())
+    changes = sorted((t, eid, now, away) for eid, (t, now, away) in state.items())
     kept = []
-    for c in changes:
-        if kept and kept[-1][2] == c[2] and kept[-1][3] == c[3]:
-            continue
-        kept.append(c)
+    for t, eid, now, away in changes:
+        if kept and kept[-1][2] == now and kept[-1][3] == away:
+            continue  # the same state again
+        kept.append((t, eid, now, away))
     result = []
-    for i, c in enumerate(kept):
+    for i, (t, _, now, away) in enumerate(kept):
         end = kept[i + 1][0] if i + 1 < len(kept) else None
-        if end is not None and end == c[0]:
+        if end is not None and end == t:
             continue
-        result.append((c[0], end, c[2], c[3]))
+        result.append((t, end, now, away))
     return result
 
 
