@@ -4,11 +4,15 @@ Decoding a stored conversation, making its row and its CSV line cost some
 20 µs in Python, all on the worker's one core: 20 s for a million rows. A shard
 of a large partition instead checkpoints the stores it reads
 (``convoflow.streams.state.checkpoint``) and the contact identifiers' copy,
-and a helper process (``python -m convoflow.streams.scan_process DIR``) scans the
-checkpoints and writes the shard's sorted runs to files in DIR, for the
-coordinator to merge. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers run at
-once; a partition of fewer keys than ``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` is
-scanned in the worker, where starting a process would cost more than it saves.
+and a helper process (``python -m convoflow.streams.scan_process``) scans the
+checkpoints and writes the shard's sorted runs to files beside them, for the
+coordinator to merge. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers work at
+once. A helper stays up between scans (one JSON line per job on its stdin, one
+per answer on its stdout), so a scan does not pay for a Python start and the
+imports; it ends when the worker closes its stdin, or dies, and is killed when
+a scan it works on is cancelled. A partition of fewer keys than
+``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` is scanned in the worker, where the
+checkpoints and the hand-over would cost more than they save.
 
 The helper imports the report rules and rocksdict, never Faust or Kafka.
 """
@@ -20,6 +24,7 @@ import os
 import shutil
 import sys
 import time
+from collections import deque
 
 import orjson
 
@@ -34,7 +39,8 @@ from convoflow.tables.directory import Directory
 log = logging.getLogger("convoflow")
 CONTACTS = "contacts-copy"  # the checkpoint of the contact identifiers, beside the stores' (named by table)
 RUN_CHUNK = 1_000  # [sort_key, line] items written to a run file at once
-HELPER = [sys.executable, "-m", "convoflow.streams.scan_process"]  # + the directory; the job on stdin
+HELPER = [sys.executable, "-m", "convoflow.streams.scan_process"]  # jobs on its stdin, answers on its stdout
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an answer line lists run files: far less
 
 
 def store_states(report, dbs: dict, keys: dict | None = None):
@@ -100,20 +106,78 @@ def scan(job: dict, directory: str) -> list[list]:
         contacts.close()
 
 
+class Helper:
+    """One helper process, up between scans; a scan at a time."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+        self.said: deque[str] = deque(maxlen=20)  # its last lines on stderr, read as they come so it never blocks
+        self.reading = asyncio.ensure_future(self._read_stderr())
+
+    async def _read_stderr(self) -> None:
+        async for line in self.proc.stderr:
+            self.said.append(line.decode(errors="replace").rstrip())
+
+    @classmethod
+    async def start(cls) -> "Helper":
+        return cls(await asyncio.create_subprocess_exec(
+            *HELPER,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            limit=MAX_ANSWER_BYTES,
+        ))
+
+    async def scan(self, directory: str, job: dict) -> list[list]:
+        """The run files (``[[run, path], ...]``) of ``job`` over the checkpoints in ``directory``."""
+        proc = self.proc
+        try:
+            proc.stdin.write(orjson.dumps({"directory": directory, "job": job}) + b"\n")
+            await proc.stdin.drain()
+            line = await proc.stdout.readline()
+        except (BrokenPipeError, ConnectionResetError):
+            line = b""
+        if not line:  # the helper ended: why is the last line of what it wrote on stderr
+            await proc.wait()
+            await self.reading
+            said = [line for line in self.said if line.strip()]
+            raise RuntimeError(f"export scan process failed: {said[-1] if said else f'exit status {proc.returncode}'}")
+        answer = orjson.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"export scan process failed: {answer['error']}")
+        return answer["runs"]
+
+    async def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+        await self.reading
+
+    async def close(self) -> None:
+        """End it the way a worker that stops does: its stdin closes, and it exits."""
+        if self.proc.returncode is None:
+            self.proc.stdin.close()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except asyncio.TimeoutError:
+                pass
+        await self.kill()
+
+
 class ScanProcesses:
-    """The worker's side: when to use a helper, the checkpoints, the process, at most ``limit`` at once."""
+    """The worker's side: when to use a helper, the checkpoints, the helpers, at most ``limit`` at work at once."""
 
     def __init__(self, root: str, limit: int, min_keys: int):
         self.root, self.limit, self.min_keys = os.path.abspath(root), limit, min_keys
         self.slots: asyncio.Semaphore | None = None
+        self.idle: list[Helper] = []  # helpers up and waiting for a scan
         shutil.rmtree(root, ignore_errors=True)  # what a stopped worker's exports left
 
     def wanted(self, dbs: dict) -> bool:
         return self.limit > 0 and sum(estimated_keys(db) for db in dbs.values()) >= self.min_keys
 
     async def scan(self, name: str, job: dict, dbs: dict, contacts: ContactCopy) -> tuple[str, list[list]]:
-        """Checkpoint ``dbs`` (table -> store) and ``contacts`` into a new directory, run the helper
-        on them; the directory and the helper's run files (``[[run, path], ...]``) in it."""
+        """Checkpoint ``dbs`` (table -> store) and ``contacts`` into a new directory, have a helper
+        scan them; the directory and the helper's run files (``[[run, path], ...]``) in it."""
         if self.slots is None:
             self.slots = asyncio.Semaphore(self.limit)
         directory = os.path.join(self.root, name)
@@ -130,7 +194,7 @@ class ScanProcesses:
             checkpointed = time.monotonic()
             async with self.slots:
                 waited = time.monotonic()
-                runs = await run_helper(directory, job)
+                runs = await self.run(directory, job)
             log.info("export scan %s: checkpoints %.2f s, waited %.2f s, scan process %.2f s", name,
                      checkpointed - started, waited - checkpointed, time.monotonic() - waited)
             for source in [*dbs, CONTACTS]:
@@ -140,30 +204,53 @@ class ScanProcesses:
             shutil.rmtree(directory, ignore_errors=True)
             raise
 
+    async def run(self, directory: str, job: dict) -> list[list]:
+        """``job`` on an idle helper, or a new one; a helper whose scan failed or was cancelled is not
+        used again (a cancelled one is killed: its work is of no use)."""
+        helper = self.idle.pop() if self.idle else await Helper.start()
+        try:
+            runs = await helper.scan(directory, job)
+        except BaseException:
+            await asyncio.shield(helper.kill())
+            raise
+        self.idle.append(helper)
+        return runs
+
+    async def close(self) -> None:
+        """At the worker's stop: the idle helpers end."""
+        helpers, self.idle = self.idle, []
+        for helper in helpers:
+            await helper.close()
+
 
 async def run_helper(directory: str, job: dict) -> list[list]:
-    proc = await asyncio.create_subprocess_exec(
-        *HELPER, directory,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
+    """``job`` on a helper of its own, which ends after it."""
+    helper = await Helper.start()
     try:
-        out, err = await proc.communicate(orjson.dumps(job))
-    except BaseException:  # cancelled (the partition moved): the helper's work is of no use
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        return await helper.scan(directory, job)
+    except BaseException:
+        await asyncio.shield(helper.kill())
         raise
-    if proc.returncode != 0:
-        lines = err.decode(errors="replace").strip().splitlines() or [f"exit status {proc.returncode}"]
-        raise RuntimeError(f"export scan process failed: {lines[-1]}")
-    return orjson.loads(out)["runs"]
+    finally:
+        await helper.close()
+
+
+def serve(requests, answers) -> None:
+    """The helper's loop: a job per line of ``requests``, its answer as a line of ``answers``."""
+    for line in requests:
+        request = orjson.loads(line)
+        try:
+            answer = {"runs": scan(request["job"], request["directory"])}
+        except Exception as exc:  # the worker says why; the helper goes on with the next job
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        answers.write(orjson.dumps(answer) + b"\n")
+        answers.flush()
 
 
 def main(argv: list[str]) -> int:
-    directory = argv[1]
-    runs = scan(orjson.loads(sys.stdin.buffer.read()), directory)
-    sys.stdout.buffer.write(orjson.dumps({"runs": runs}))
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything else written to stdout goes to stderr, never into the answers
+    serve(sys.stdin.buffer, answers)
     return 0
 
 

@@ -221,7 +221,7 @@ class Settings:
         "most row-export scans (conversations, messages, responses) that run in processes of their own at once, "
         "so that a large export uses every core; 0: all in the worker", shown="the number of cores")
     export_process_min_keys: int = setting(
-        "CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "20000", whole(0),
+        "CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "5000", whole(0),
         "least keys of a partition whose row-export scan gets a process of its own")
     api_token: str = setting(
         "CONVOFLOW_API_TOKEN", "", TEXT, "when set, every HTTP request needs `Authorization: Bearer <token>`")

@@ -49,4 +49,8 @@ def register(app, runtime: Runtime, replica: Replica, tables: dict):
     async def stop_moved_shards(app, revoked, **kwargs):
         await shards.on_revoked({tp.partition for tp in revoked})
 
+    @app.on_before_shutdown.connect
+    async def stop_scan_processes(app, **kwargs):
+        await processes.close()
+
     return coordinator, inbox

@@ -126,3 +126,37 @@ def _helpers(marker: str) -> list[str]:
         except OSError:
             pass
     return found
+
+
+def test_a_helper_stays_up_between_scans_and_ends_when_the_worker_closes_it(tmp_path, simulated, stores):
+    values, directory, contacts = simulated
+    db, copy, processes = stores
+    j = {**job(directory), "url_template": ReportContext.__dataclass_fields__["url_template"].default}
+    expected = expected_lines(values, directory, contacts)
+
+    async def scenario():
+        pids = []
+        for name in ("t-a", "t-b"):
+            _, runs = await processes.scan(name, j, {"conversations": db}, copy)
+            assert list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs])) == expected
+            pids.append([h.proc.pid for h in processes.idle])
+        helper = processes.idle[0]
+        await processes.close()
+        return pids, helper.proc.returncode, processes.idle
+
+    pids, returncode, idle = asyncio.run(scenario())
+    assert pids[0] == pids[1] and len(pids[0]) == 1, "the second scan ran on the first scan's helper"
+    assert returncode == 0 and idle == [], "a closed stdin ends the helper"
+
+
+def test_a_helper_that_dies_says_why_and_is_not_used_again(tmp_path, monkeypatch):
+    script = "import sys; sys.stdin.readline(); print('ran out of memory', file=sys.stderr); sys.exit(3)"
+    monkeypatch.setattr(scan_process, "HELPER", [sys.executable, "-c", script])
+    processes = ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0)
+
+    async def scenario():
+        with pytest.raises(RuntimeError, match="^export scan process failed: ran out of memory$"):
+            await processes.run(str(tmp_path), job({}))
+        return processes.idle
+
+    assert asyncio.run(scenario()) == []

@@ -35,7 +35,7 @@ def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
 
 
 def test_export_processes_default_to_the_cores_and_are_checked(monkeypatch):
-    assert Settings().export_process_limits() == (os.cpu_count(), 20_000)
+    assert Settings().export_process_limits() == (os.cpu_count(), 5_000)
     monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESSES", "0")  # never: every scan in the worker
     monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "500")
     assert Settings().export_process_limits() == (0, 500)
