@@ -123,9 +123,11 @@ bench-smoke: $(BENCH_STAMP)
 	rc=0; CONVOFLOW_BROKER='$(BROKER)' $(VENV)/bin/python -m bench.run --smoke $(BENCH_ARGS) || rc=$$?; \
 	exit $$rc
 
+# Its broker waits 3 s before a new group's first assignment, as a production broker does, so
+# that the workers of the shared deployment, started together, share the partitions from the start.
 bench-scale: $(BENCH_STAMP)
 	@trap '$(KAFKA) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-	$(KAFKA) up || exit $$?; \
+	KAFKA_GROUP_INITIAL_DELAY_MS=3000 $(KAFKA) up || exit $$?; \
 	rc=0; CONVOFLOW_BROKER='$(BROKER)' $(VENV)/bin/python -m bench.scale $(BENCH_ARGS) || rc=$$?; \
 	exit $$rc
 

@@ -25,6 +25,8 @@
 #   KAFKA_STOP_TIMEOUT     seconds to wait for a clean stop in `down` (default 30)
 #   KAFKA_HEAP_OPTS        broker heap options (default -Xmx1G)
 #   KAFKA_JVM_OPTS         extra JVM options for the broker (default empty)
+#   KAFKA_GROUP_INITIAL_DELAY_MS  group.initial.rebalance.delay.ms (default 0, for fast tests; a
+#                          production broker's is 3000, which make bench-scale uses)
 #   JAVA_HOME / MVN        which java / mvn to use
 #
 # One node of a multi-node KRaft cluster (scripts/kafka-cluster.sh sets these):
@@ -47,6 +49,8 @@ KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xmx1G}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:-}"
+KAFKA_GROUP_INITIAL_DELAY_MS="${KAFKA_GROUP_INITIAL_DELAY_MS:-0}"
+[[ "$KAFKA_GROUP_INITIAL_DELAY_MS" =~ ^[0-9]+$ ]] || { echo "kafka.sh: error: KAFKA_GROUP_INITIAL_DELAY_MS must be a number" >&2; exit 1; }
 KAFKA_NODE_ID="${KAFKA_NODE_ID:-1}"
 KAFKA_VOTERS="${KAFKA_VOTERS:-}"
 KAFKA_CLUSTER_ID="${KAFKA_CLUSTER_ID:-}"
@@ -159,8 +163,9 @@ transaction.state.log.min.isr=$isr
 share.coordinator.state.topic.replication.factor=$replicas
 share.coordinator.state.topic.min.isr=$isr
 
-# Consumer groups: no initial rebalance delay (fast tests)
-group.initial.rebalance.delay.ms=0
+# Consumer groups: how long an empty group waits for more members before its first
+# assignment (0 by default, for fast tests; Kafka's own default is 3000)
+group.initial.rebalance.delay.ms=$KAFKA_GROUP_INITIAL_DELAY_MS
 
 # Accept records of a few MiB (the application enforces its own 1 MiB limit)
 message.max.bytes=8388608
