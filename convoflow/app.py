@@ -59,8 +59,8 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
         # Per partition and fetch: what aiokafka reads ahead of the agents, and how far one fetch
         # moves a conversation topic while the topics are read in step (streams/faust_ext/alignment.py).
         # At 1 MiB (over some 60 input partitions) a worker behind its input held hundreds of MB of
-        # fetched records, and a fetch of status changes covered days of a busy partition. 256 KiB
-        # read fastest of 128, 256 and 512 KiB at 10,000 conversations on 12 partitions (docs/performance.md).
+        # fetched records, and a fetch of status changes covered days of a busy partition. 256 KiB read
+        # no slower than 128 KiB and held less than 512 KiB (docs/performance.md, "Fetch size").
         consumer_max_fetch_size=256 * 1024,
     )
     runtime = Runtime(settings, app)

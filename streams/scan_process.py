@@ -223,18 +223,6 @@ class ScanProcesses:
             await helper.close()
 
 
-async def run_helper(directory: str, job: dict) -> list[list]:
-    """``job`` on a helper of its own, which ends after it."""
-    helper = await Helper.start()
-    try:
-        return await helper.scan(directory, job)
-    except BaseException:
-        await asyncio.shield(helper.kill())
-        raise
-    finally:
-        await helper.close()
-
-
 def serve(requests, answers) -> None:
     """The helper's loop: a job per line of ``requests``, its answer as a line of ``answers``."""
     for line in requests:

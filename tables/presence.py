@@ -38,10 +38,11 @@ def intervals(state: dict) -> list[tuple[int, int | None, str, str | None]]:
     """
     changes = sorted((t, eid, now, away) for eid, (t, now, away) in state.items())
     kept = []
-    for t, eid, now, away in changes:
+    for change in changes:
+        _, _, now, away = change
         if kept and kept[-1][2] == now and kept[-1][3] == away:
             continue  # the same state again
-        kept.append((t, eid, now, away))
+        kept.append(change)
     result = []
     for i, (t, _, now, away) in enumerate(kept):
         end = kept[i + 1][0] if i + 1 < len(kept) else None

@@ -17,7 +17,7 @@ from convoflow.exporters.reports import REPORTS, merge_lines, shard_lines
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import NONE, ContactCopy
 from convoflow.streams import scan_process
-from convoflow.streams.scan_process import ScanProcesses, read_runs, run_helper
+from convoflow.streams.scan_process import ScanProcesses, read_runs
 from convoflow.tables import conversation
 from convoflow.tables.directory import Directory, entity_key, merge
 
@@ -105,7 +105,7 @@ def test_a_cancelled_scan_stops_its_process(tmp_path, monkeypatch):
     monkeypatch.setattr(scan_process, "HELPER", [sys.executable, "-c", marker])
 
     async def scenario():
-        task = asyncio.ensure_future(run_helper(str(tmp_path), job({})))
+        task = asyncio.ensure_future(ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0).run(str(tmp_path), job({})))
         while not _helpers(marker):
             await asyncio.sleep(0.05)
         task.cancel()
