@@ -20,7 +20,7 @@ log = logging.getLogger("convoflow")
 # are 32-64 KB: a batch of 10,000 of them would stop the event loop for seconds and hold hundreds
 # of MB while its agent is behind. With much smaller batches, a batch coalesces too few updates of
 # the same conversation and the agent falls behind its input.
-BUNDLE_BATCH_DIVISOR = 100
+BUNDLE_BATCH_DIVISOR = 400
 BUNDLE_BATCHES_QUEUED = 4
 # Records fetched and waiting for an agent of events, in batches.
 EVENT_BATCHES_QUEUED = 2
