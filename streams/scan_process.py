@@ -1,4 +1,4 @@
-"""Row exports on every core: a shard's scan in a process of its own.
+"""Exports on every core: a shard's scan in a process of its own.
 
 Decoding a stored conversation, making its row and its CSV line cost some
 20 µs in Python, all on the worker's one core: 20 s for a million rows. A shard
@@ -6,7 +6,9 @@ of a large partition instead checkpoints the stores it reads
 (``convoflow.streams.state.checkpoint``) and the contact identifiers' copy,
 and a helper process (``python -m convoflow.streams.scan_process``) scans the
 checkpoints and writes the shard's sorted runs to files beside them, for the
-coordinator to merge. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers work at
+coordinator to merge. An aggregate report's shard (``agent_metrics``, ``teams``,
+``contacts``, ...) is scanned the same way; its answer is one file of
+partials, one per group, which the worker sends on as its own scan would. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers work at
 once. A helper stays up between scans (one JSON line per job on its stdin, one
 per answer on its stdout), so a scan does not pay for a Python start and the
 imports; it ends when the worker closes its stdin, or dies, and is killed when
@@ -29,7 +31,7 @@ from collections import deque
 import orjson
 
 from convoflow.exporters.context import ReportContext
-from convoflow.exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines
+from convoflow.exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines, shard_part
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import ContactCopy
 from convoflow.streams.state.checkpoint import checkpoint, open_checkpoint
@@ -83,6 +85,21 @@ def write_runs(items, directory: str) -> list[list]:
     return [[run, f.name] for run, f in sorted(files.items())]
 
 
+def write_part(part: list, directory: str) -> list[list]:
+    """An aggregate report's part (``[[group_key, partial], ...]``, one per group: small) as one
+    file, the only run: ``[[0, path]]``."""
+    path = os.path.join(directory, "part.json")
+    with open(path, "wb") as f:
+        f.write(orjson.dumps(part))
+    return [[0, path]]
+
+
+def read_part(runs: list[list]) -> list:
+    """The part ``write_part`` wrote."""
+    with open(runs[0][1], "rb") as f:
+        return orjson.loads(f.read())
+
+
 def read_runs(runs: list[list]):
     """The ``(run, item)`` of run files, run by run (for a coordinator in another worker)."""
     for run, path in runs:
@@ -99,6 +116,8 @@ def scan(job: dict, directory: str) -> list[list]:
                         contacts.get, job["url_template"])
     stores = {source: open_checkpoint(os.path.join(directory, source)) for source in report.sources}
     try:
+        if report.aggregate:
+            return write_part(shard_part(report, ctx, store_states(report, stores)), directory)
         return write_runs(shard_lines(report, ctx, store_states(report, stores)), directory)
     finally:
         for db in stores.values():

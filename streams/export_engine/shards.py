@@ -22,7 +22,7 @@ from convoflow.streams.export_engine.protocol import REASSIGNED, report_context
 from convoflow.streams.replica import Replica
 from convoflow.streams.codec import dumps, loads
 from convoflow.streams.runtime import Runtime, log
-from convoflow.streams.scan_process import ScanProcesses, read_runs, store_states
+from convoflow.streams.scan_process import ScanProcesses, read_part, read_runs, store_states
 
 PART_BYTES = 256 * 1024
 MAX_PART_BYTES = 900 * 1024  # under the broker's and producer's 1 MiB record limit
@@ -107,7 +107,8 @@ class Shards:
         report = find_report(req["report"])
         keys = req.get("keys")
         dbs = {source: self.tables[source].data.partition_db(p) for source in report.sources}
-        if req.get("lines") and keys is None and self.processes is not None and self.processes.wanted(dbs):
+        wide = req.get("lines") or report.aggregate  # a whole row report, or partials of groups
+        if wide and keys is None and self.processes is not None and self.processes.wanted(dbs):
             await self.scan_with_process(token, p, req, dbs)
             return
         ctx = report_context(self.replica, self.runtime, ExportRequest.from_params(req["request"]), req["as_of_us"])
@@ -118,12 +119,20 @@ class Shards:
             await self.send(token, p, ((0, item) for item in shard_part(report, ctx, states)), _json_size)
 
     async def scan_with_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
-        """A row report's shard scanned by a process of its own (``convoflow.streams.scan_process``). A coordinator
-        in this worker takes its run files as they are; one in another worker gets their lines as parts."""
+        """A shard scanned by a process of its own (``convoflow.streams.scan_process``). Of a row report, a
+        coordinator in this worker takes its run files as they are; one in another worker gets their
+        lines as parts. An aggregate report's partials go on as the worker's own scan sends them."""
         job = {"report": req["report"], "request": req["request"], "as_of_us": req["as_of_us"],
                "directory": self.replica.directory.entries, "url_template": self.runtime.settings.url_template}
         directory, runs = await self.processes.scan(f"{token}-{p}", job, dbs, self.replica.identifiers)
         self.runtime.scan_processes += 1
+        if not req.get("lines"):
+            try:
+                part = read_part(runs)
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+            await self.send(token, p, ((0, item) for item in part), _json_size)
+            return
         try:
             local = self.inbox.waiting.get(token)
             if local is not None:

@@ -1,6 +1,7 @@
-"""Row exports whose shards are scanned by processes of their own (convoflow.streams.scan_process), on two
+"""Exports whose shards are scanned by processes of their own (convoflow.streams.scan_process), on two
 workers: a coordinator takes its own worker's run files as they are and the other worker's lines
-as parts, and every report is still the reference model's, cell by cell."""
+as parts, aggregate reports' partials come back as parts, and every report is still the reference
+model's, cell by cell."""
 import pytest
 
 from convoflow.tools import simulate
@@ -42,6 +43,18 @@ def test_row_reports_from_scan_processes(processes, events, export_type):
     after = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
     assert sum(after) - sum(before) == 4, "each of the four shards was scanned by a process"
     assert all(a > b for a, b in zip(after, before)), "both workers scanned with processes"
+
+
+@pytest.mark.parametrize("export_type", ["agent_metrics", "teams", "contacts", "topics"])
+def test_aggregate_reports_from_scan_processes(processes, events, export_type):
+    before = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
+    result, body = processes.export(export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
+    assert result["status"] == "completed", result
+    expected = model.report(events, export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
+    assert body == expected, cell_diff(expected, body)
+    assert body.count(b"\r\n") > 3, "an empty report proves nothing"
+    after = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
+    assert sum(after) - sum(before) == 4, "each of the four shards was scanned by a process"
 
 
 def test_scan_processes_leave_nothing_behind(processes, events):

@@ -13,11 +13,11 @@ import orjson
 from convoflow.contract.events import parse_record, topic_of
 from convoflow.contract.times import parse_time
 from convoflow.exporters.context import ReportContext
-from convoflow.exporters.reports import REPORTS, merge_lines, shard_lines
+from convoflow.exporters.reports import REPORTS, merge_lines, merge_parts, shard_lines, shard_part
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import NONE, ContactCopy
 from convoflow.streams import scan_process
-from convoflow.streams.scan_process import ScanProcesses, read_runs
+from convoflow.streams.scan_process import ScanProcesses, read_part, read_runs, store_states
 from convoflow.tables import conversation
 from convoflow.tables.directory import Directory, entity_key, merge
 
@@ -90,6 +90,25 @@ def test_a_scan_process_writes_the_lines_the_worker_would_from_a_checkpoint(tmp_
     got = list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs]))
     assert got == expected
     assert sorted(os.listdir(directory_)) == sorted(os.path.basename(p) for _, p in runs), "the checkpoints are gone"
+
+
+@pytest.mark.parametrize("export_type", ["topics", "tags", "virtual_agents"])
+def test_an_aggregate_reports_scan_process_writes_the_partials_the_worker_would(simulated, stores, export_type):
+    values, directory, contacts = simulated
+    db, copy, processes = stores
+    request = {**REQUEST, "export_type": export_type}
+    j = {**job(directory), "report": export_type, "request": request}
+    directory_, runs = asyncio.run(processes.scan(f"t-{export_type}", j, {"conversations": db}, copy))
+    got = read_part(runs)
+
+    report = REPORTS[export_type]
+    ctx = ReportContext(ExportRequest.from_params(request), AS_OF, Directory(directory),
+                        lambda c: contacts.get(c, NONE))
+    expected = shard_part(report, ctx, store_states(report, {"conversations": db}))
+    assert len(expected) > 1
+    assert got == orjson.loads(orjson.dumps(expected))
+    assert merge_parts(report, ctx, [got]) == merge_parts(report, ctx, [expected]), "the same rows after JSON"
+    assert os.listdir(directory_) == ["part.json"], "the checkpoints are gone"
 
 
 def test_a_failing_scan_process_says_why_and_leaves_nothing(tmp_path, simulated, stores):
