@@ -3,8 +3,10 @@
     python -m bench.scale [--small N] [--large N] [--workers N] [--partitions N] ... [--smoke]
 
 Everything comes from one run, each phase after the other (never two at once):
- 1. small: one worker ingests ``--small`` conversations (``ingest_eps_small``); the Quix Streams peer
-    reads the same topics (``quix_eps_small``);
+ 1. small: one worker ingests ``--small`` conversations (``ingest_eps_small``) of as many agents per
+    conversation as the large stream (``small_agents``); the Quix Streams peer reads the same topics
+    (``quix_eps_small``); then the same with the large stream's agents, for reference
+    (``ingest_eps_small_fixed_agents``);
  2. large: the same at ``--large`` conversations (``ingest_eps_large``, ``quix_eps_large``,
     ``peak_rss_mb_large`` over its ingest and exports); then ``export_agent_metrics_s_large`` and
     ``export_resolved_s_large``; and the lone worker's data dir once it has caught up;
@@ -52,18 +54,36 @@ TARGETS = {
     "join_pause_s": ("<=", 5),
     "peak_rss_mb_large": ("<=", 600),
 }
-ORDER = ("events_small", "events_large", "ingest_eps_small", "ingest_eps_large", "scale_ingest_ratio",
-         "quix_eps_small", "quix_eps_large", "quix_scale_ratio", "export_agent_metrics_s_large",
+ORDER = ("agents_small", "agents_large", "events_small", "events_large", "ingest_eps_small", "ingest_eps_large",
+         "scale_ingest_ratio", "quix_eps_small", "quix_eps_large", "quix_scale_ratio", "events_small_fixed_agents",
+         "ingest_eps_small_fixed_agents", "scale_ingest_ratio_fixed_agents", "quix_eps_small_fixed_agents",
+         "quix_scale_ratio_fixed_agents", "export_agent_metrics_s_large",
          "export_resolved_s_large", "peak_rss_mb_large", "lone_state_mb", "state_mb_max", "state_share_max",
          "join_restore_share", "join_held_share", "join_pause_s", "join_settled_s")
 
 POLL = 0.25  # seconds between two looks at every worker's /metrics during the join
 
 
-def size_args(args, conversations: int) -> argparse.Namespace:
+def size_args(args, conversations: int, agents: int | None = None) -> argparse.Namespace:
     """The flags ``bench.phases`` reads, for one size (no profiler, no messages export, no explain)."""
-    return argparse.Namespace(**{**vars(args), "conversations": conversations, "profile": None,
-                                 "skip_messages": True, "skip_explain": True, "keep_exports": False})
+    return argparse.Namespace(**{**vars(args), "conversations": conversations, "agents": agents or args.agents,
+                                 "profile": None, "skip_messages": True, "skip_explain": True,
+                                 "keep_exports": False})
+
+
+def small_agents(args) -> int:
+    """The small stream's agents: ``--small-agents``, or the large stream's agents scaled to the small size.
+
+    Presence changes come per agent and day, whatever the conversations: with the
+    same agents, the small stream is mostly presence changes (56 % of 490,138
+    events at 10,000 conversations and 1,000 agents) and the large one mostly
+    conversation events (88 % at 100,000), so the two rates would compare two
+    different mixes of events. With the agents scaled, both streams have the
+    same conversations per agent and day and the same mix; the large one is
+    larger in every dimension but teams and days."""
+    if args.small_agents:
+        return args.small_agents
+    return max(1, round(args.agents * args.small / args.large))
 
 
 def new_settings(args, work: Path, name: str) -> Settings:
@@ -74,16 +94,17 @@ def new_settings(args, work: Path, name: str) -> Settings:
 # ---------------------------------------------------------------- 1, 2. one worker at a size
 
 
-def one_size(args, label: str, conversations: int, work: Path, out: dict, also: tuple = ()) -> dict:
+def one_size(args, label: str, conversations: int, work: Path, out: dict, also: tuple = (),
+             agents: int | None = None) -> dict:
     """Publish, the Quix peer, one worker's ingest; at the large size also its exports and data dir.
     Returns this size's figures (``events``, ``ingest_eps``, ``peer_quix_eps``, ...)."""
-    a = size_args(args, conversations)
+    a = size_args(args, conversations, agents)
     settings = new_settings(args, work, label[0])
     out["topic_prefixes"][label] = settings.topic_prefix
     sub = {"figures": {}, "notes": out["notes"].setdefault(label, {})}
     fig, notes = sub["figures"], sub["notes"]
     (work / label).mkdir(parents=True, exist_ok=True)
-    log(f"{label}: {conversations:,} conversations under {settings.topic_prefix}")
+    log(f"{label}: {conversations:,} conversations, {a.agents:,} agents under {settings.topic_prefix}")
     inputs, n_events = phases.publish(a, settings, sub, also)
     fig["events"] = n_events
     if not args.skip_quix:
@@ -377,6 +398,7 @@ def run(args) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     sizes = {k: getattr(args, k) for k in ("small", "large", "agents", "teams", "days", "partitions", "workers",
                                            "standby", "seed")}
+    sizes["small_agents"] = small_agents(args)
     out = new_results("bench.scale", sizes, TARGETS, work_dir=str(work), topic_prefixes={})
     fig, notes = out["figures"], out["notes"]
     log(f"work dir {work}, sizes {sizes}")
@@ -384,14 +406,24 @@ def run(args) -> dict:
     shared = new_settings(args, work, "m")
     workers: list[WorkerProcess] = []
     try:
-        small = one_size(args, "small", args.small, work, out)
+        small = one_size(args, "small", args.small, work, out, agents=small_agents(args))
+        fixed = None if args.skip_fixed_agents else one_size(args, "small_fixed_agents", args.small, work, out)
         large = one_size(args, "large", args.large, work, out, also=() if args.skip_share else (shared,))
+        fig["agents_small"], fig["agents_large"] = small_agents(args), args.agents
         fig["events_small"], fig["events_large"] = small["events"], large["events"]
         fig["ingest_eps_small"], fig["ingest_eps_large"] = small["ingest_eps"], large["ingest_eps"]
         fig["scale_ingest_ratio"] = round(large["ingest_eps"] / max(small["ingest_eps"], 1), 3)
         if "peer_quix_eps" in small and "peer_quix_eps" in large:
             fig["quix_eps_small"], fig["quix_eps_large"] = small["peer_quix_eps"], large["peer_quix_eps"]
             fig["quix_scale_ratio"] = round(large["peer_quix_eps"] / max(small["peer_quix_eps"], 1), 3)
+        if fixed is not None:
+            fig["events_small_fixed_agents"] = fixed["events"]
+            fig["ingest_eps_small_fixed_agents"] = fixed["ingest_eps"]
+            fig["scale_ingest_ratio_fixed_agents"] = round(large["ingest_eps"] / max(fixed["ingest_eps"], 1), 3)
+            if "peer_quix_eps" in fixed and "peer_quix_eps" in large:
+                fig["quix_eps_small_fixed_agents"] = fixed["peer_quix_eps"]
+                fig["quix_scale_ratio_fixed_agents"] = round(
+                    large["peer_quix_eps"] / max(fixed["peer_quix_eps"], 1), 3)
         fig["export_agent_metrics_s_large"] = large["export_agent_metrics_s"]
         fig["export_resolved_s_large"] = large["export_resolved_s"]
         fig["peak_rss_mb_large"] = large["peak_rss_mb"]
@@ -421,7 +453,11 @@ def parse_args(argv=None):
     p.add_argument("--smoke", action="store_true", help="tiny sizes, a few minutes: does every phase run")
     p.add_argument("--small", type=int, default=env_int("BENCH_SMALL", 10_000), help="conversations, small size")
     p.add_argument("--large", type=int, default=env_int("BENCH_LARGE", 100_000), help="conversations, large size")
-    p.add_argument("--agents", type=int, default=1_000)
+    p.add_argument("--agents", type=int, default=1_000, help="agents of the large stream")
+    p.add_argument("--small-agents", type=int, default=0,
+                   help="agents of the small stream (default: --agents scaled to --small, the same mix of events)")
+    p.add_argument("--skip-fixed-agents", action="store_true",
+                   help="leave out the small stream with the large stream's agents (a reference figure)")
     p.add_argument("--teams", type=int, default=20)
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--start", default="2024-07-01T00:00:00Z")
@@ -450,6 +486,8 @@ def parse_args(argv=None):
                             ("join_steady", 3)):
             if f"--{name.replace('_', '-')}" not in given:
                 setattr(args, name, value)
+    if args.small_agents < 0:
+        p.error("--small-agents must be at least 1")
     for name in ("small", "large", "agents", "teams", "days", "partitions", "workers", "chunk_conversations"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
