@@ -48,15 +48,9 @@ def presence_partial(kind: str, overlap: int) -> dict:
 
 
 def presence_rows(ctx: ReportContext, agent_id: str, state: dict):
-    """Available and Away time inside R; an ongoing interval ends at as_of."""
-    available = away = 0
-    present = False
-    for _, _, kind, overlap in presence_overlaps(ctx, state):
-        present = True
-        if kind == "AVAILABLE":
-            available += overlap
-        else:
-            away += overlap
+    """Available and Away time inside R; an ongoing interval ends at as_of (``presence_overlaps``'
+    intervals, summed in one pass)."""
+    available, away, present = presence.available_away(state, ctx.start_us, ctx.end_us, ctx.as_of_us)
     if present:
         yield agent_id, {"av": available, "aw": away, "present": True}
 

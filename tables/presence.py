@@ -52,6 +52,37 @@ def intervals(state: dict) -> list[tuple[int, int | None, str, str | None]]:
     return result
 
 
+def available_away(state: dict, range_start: int, range_end: int, as_of: int) -> tuple[int, int, bool]:
+    """(available µs, away µs, any such interval) of the AVAILABLE and AWAY intervals that meet
+    [range_start, range_end), an ongoing one ending at as_of: what ``intervals``, ``clipped_end`` and
+    ``overlaps`` give, in one pass without the intervals (an agent_metrics export reads every agent)."""
+    available = away = 0
+    present = False
+    start = kind = None  # the interval under way: from its change's time, in its change's state
+    now = away_state = None
+    for t, _, state_now, away_now in sorted([(v[0], eid, v[1], v[2]) for eid, v in state.items()]):
+        if start is not None and state_now == now and away_now == away_state:
+            continue  # the same state again
+        if start is not None and t != start and (kind == "AVAILABLE" or kind == "AWAY"):
+            if max(start, range_start) < min(t, range_end):
+                present = True
+                if kind == "AVAILABLE":
+                    available += min(t, range_end) - max(start, range_start)
+                else:
+                    away += min(t, range_end) - max(start, range_start)
+        start, kind, now, away_state = t, state_now, state_now, away_now
+    if kind == "AVAILABLE" or kind == "AWAY":
+        stop = max(start, as_of)
+        if overlaps(start, stop, range_start, range_end):
+            present = True
+            overlap = max(0, min(stop, range_end) - max(start, range_start))
+            if kind == "AVAILABLE":
+                available += overlap
+            else:
+                away += overlap
+    return available, away, present
+
+
 def clipped_end(start: int, end: int | None, as_of: int) -> int:
     """Where an interval ends for durations: its end, or as_of while ongoing (never before its start)."""
     return end if end is not None else max(start, as_of)
