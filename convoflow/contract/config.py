@@ -218,11 +218,11 @@ class Settings:
     # convoflow.streams.scan_process: a partition of fewer keys (RocksDB's estimate) is scanned in the worker.
     export_processes: int = setting(
         "CONVOFLOW_EXPORT_PROCESSES", _cores, whole(0),
-        "most row-export scans (conversations, messages, responses) that run in processes of their own at once, "
+        "most export scans of large partitions that run in processes of their own at once, "
         "so that a large export uses every core; 0: all in the worker", shown="the number of cores")
     export_process_min_keys: int = setting(
         "CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "5000", whole(0),
-        "least keys of a partition whose row-export scan gets a process of its own")
+        "least keys of a partition (in all the tables an export reads) whose scan gets a process of its own")
     api_token: str = setting(
         "CONVOFLOW_API_TOKEN", "", TEXT, "when set, every HTTP request needs `Authorization: Bearer <token>`")
     # Kafka security, passed to Faust and to every plain aiokafka client (kafka_kwargs, faust_credentials).
