@@ -56,10 +56,10 @@ bootstrap() {
   echo "$out"
 }
 
-cluster_id() {  # made once per KAFKA_CLUSTER_HOME: a base64url (no padding) random 16-byte UUID
+cluster_id() {  # made once per KAFKA_CLUSTER_HOME (scripts/kafka.sh cluster-id)
   local file="$CLUSTER_HOME/cluster.id"
   if [[ ! -s "$file" ]]; then
-    head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$file"
+    bash "$KAFKA_SH" cluster-id >"$file"
   fi
   cat "$file"
 }

@@ -3,7 +3,7 @@
 # Maven Central jars listed in kafka/pom.xml. No tarball download, no Docker.
 # It also runs each node of scripts/kafka-cluster.sh (the variables at the end).
 #
-# Usage: scripts/kafka.sh {fetch|up|down|restart|status|reset|logs|topics ARGS...}
+# Usage: scripts/kafka.sh {fetch|up|down|restart|status|reset|logs|cluster-id|topics ARGS...}
 #   fetch    copy the broker jars into $KAFKA_HOME/lib (once; cached)
 #   up       fetch if needed, write config, format storage once, start the
 #            broker in the background and wait until it answers metadata
@@ -13,6 +13,7 @@
 #   status   print whether the broker runs (exit 0 if it runs, 3 if not)
 #   reset    down + delete the data directory
 #   logs     tail -f the broker log
+#   cluster-id  print a new KRaft cluster id (what scripts/kafka-cluster.sh formats its nodes with)
 #   topics   run kafka-topics (TopicCommand) against the local broker,
 #            e.g. scripts/kafka.sh topics --list
 #
@@ -247,6 +248,19 @@ run_tool() {
     -cp "$LIB/*" "$@"
 }
 
+new_cluster_id() {
+  # A KRaft cluster id: a base64url encoded (no padding) random 16-byte UUID. As Kafka's own
+  # Uuid.randomUuid, never one that starts with "-": the format tool would read it as an option.
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+    if [[ "$id" != -* ]]; then
+      echo "$id"
+      return 0
+    fi
+  done
+}
+
 format_storage() {
   if [[ -f "$DATA/meta.properties" ]]; then
     return 0
@@ -258,9 +272,8 @@ format_storage() {
       || die "kafka.tools.StorageTool format failed"
     return 0
   fi
-  # A KRaft cluster id is a base64url encoded (no padding) random 16-byte UUID.
   local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  cluster_id="$(new_cluster_id)"
   log "formatting $DATA (cluster id $cluster_id)"
   run_tool kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$CONF" >/dev/null \
     || die "kafka.tools.StorageTool format failed"
@@ -456,6 +469,7 @@ case "${1:-}" in
   down | stop) cmd_down ;;
   restart) cmd_down; cmd_up ;;
   status) cmd_status ;;
+  cluster-id) new_cluster_id ;;
   reset) cmd_reset ;;
   logs) exec tail -n 100 -f "$LOGFILE" ;;
   topics) shift; require_java; cmd_fetch; [[ -f "$LOG4J_TOOLS" ]] || write_config
