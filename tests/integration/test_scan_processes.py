@@ -11,6 +11,7 @@ from tests.reference import model
 
 FIRST, LAST, AS_OF = "2024-07-15", "2024-07-17", "2024-07-18T06:00:00Z"
 ROW_REPORTS = ["conversations_resolved", "conversations_open", "messages", "agent_responses"]
+AGGREGATE_REPORTS = ["agent_metrics", "teams", "contacts", "topics"]
 
 
 @pytest.fixture(scope="module")
@@ -32,29 +33,17 @@ def events(processes):
     return events
 
 
-@pytest.mark.parametrize("export_type", ROW_REPORTS)
-def test_row_reports_from_scan_processes(processes, events, export_type):
+@pytest.mark.parametrize("export_type", ROW_REPORTS + AGGREGATE_REPORTS)
+def test_reports_from_scan_processes(processes, events, export_type):
     before = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
     result, body = processes.export(export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
     assert result["status"] == "completed", result
     expected = model.report(events, export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
     assert body == expected, cell_diff(expected, body)
-    assert body.count(b"\r\n") > 10, "an empty report proves nothing"
+    assert body.count(b"\r\n") > (10 if export_type in ROW_REPORTS else 3), "an empty report proves nothing"
     after = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
     assert sum(after) - sum(before) == 4, "each of the four shards was scanned by a process"
     assert all(a > b for a, b in zip(after, before)), "both workers scanned with processes"
-
-
-@pytest.mark.parametrize("export_type", ["agent_metrics", "teams", "contacts", "topics"])
-def test_aggregate_reports_from_scan_processes(processes, events, export_type):
-    before = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
-    result, body = processes.export(export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
-    assert result["status"] == "completed", result
-    expected = model.report(events, export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
-    assert body == expected, cell_diff(expected, body)
-    assert body.count(b"\r\n") > 3, "an empty report proves nothing"
-    after = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
-    assert sum(after) - sum(before) == 4, "each of the four shards was scanned by a process"
 
 
 def test_scan_processes_leave_nothing_behind(processes, events):
