@@ -8,11 +8,13 @@ and a helper process (``python -m convoflow.streams.scan_process``) scans the
 checkpoints and writes the shard's sorted runs to files beside them, for the
 coordinator to merge. An aggregate report's shard (``agent_metrics``, ``teams``,
 ``contacts``, ...) is scanned the same way; its answer is one file of
-partials, one per group, which the worker sends on as its own scan would. At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers work at
-once. A helper stays up between scans (one JSON line per job on its stdin, one
-per answer on its stdout), so a scan does not pay for a Python start and the
-imports; it ends when the worker closes its stdin, or dies, and is killed when
-a scan it works on is cancelled. A partition of fewer keys than
+partials, one per group, which the worker sends on as its own scan would.
+
+At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers work at once. A helper stays up
+between scans (one JSON line per job on its stdin, one per answer on its
+stdout), so a scan does not pay for a Python start and the imports; it ends
+when the worker closes its stdin, or dies, and is killed when a scan it works
+on is cancelled. A partition of fewer keys than
 ``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` is scanned in the worker, where the
 checkpoints and the hand-over would cost more than they save.
 
