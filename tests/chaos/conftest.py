@@ -496,7 +496,13 @@ async def _read_all(settings, topic: str) -> list:
                 out.extend(records)
         return out
     finally:
-        await c.stop()
+        try:
+            await c.stop()
+        except asyncio.CancelledError:
+            # aiokafka's fetcher.close awaits the fetch tasks it cancels, and one that is retrying
+            # a stopped broker raises CancelledError out of stop(). Only a cancellation of this task goes on.
+            if asyncio.current_task().cancelling():
+                raise
 
 
 def raw_producer(settings, **kw) -> AIOKafkaProducer:
