@@ -398,7 +398,7 @@ def run(args) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     sizes = {k: getattr(args, k) for k in ("small", "large", "agents", "teams", "days", "partitions", "workers",
                                            "standby", "seed")}
-    sizes["small_agents"] = small_agents(args)
+    sizes["small_agents"] = few_agents = small_agents(args)
     out = new_results("bench.scale", sizes, TARGETS, work_dir=str(work), topic_prefixes={})
     fig, notes = out["figures"], out["notes"]
     log(f"work dir {work}, sizes {sizes}")
@@ -406,10 +406,10 @@ def run(args) -> dict:
     shared = new_settings(args, work, "m")
     workers: list[WorkerProcess] = []
     try:
-        small = one_size(args, "small", args.small, work, out, agents=small_agents(args))
+        small = one_size(args, "small", args.small, work, out, agents=few_agents)
         fixed = None if args.skip_fixed_agents else one_size(args, "small_fixed_agents", args.small, work, out)
         large = one_size(args, "large", args.large, work, out, also=() if args.skip_share else (shared,))
-        fig["agents_small"], fig["agents_large"] = small_agents(args), args.agents
+        fig["agents_small"], fig["agents_large"] = few_agents, args.agents
         fig["events_small"], fig["events_large"] = small["events"], large["events"]
         fig["ingest_eps_small"], fig["ingest_eps_large"] = small["ingest_eps"], large["ingest_eps"]
         fig["scale_ingest_ratio"] = round(large["ingest_eps"] / max(small["ingest_eps"], 1), 3)
@@ -487,7 +487,7 @@ def parse_args(argv=None):
             if f"--{name.replace('_', '-')}" not in given:
                 setattr(args, name, value)
     if args.small_agents < 0:
-        p.error("--small-agents must be at least 1")
+        p.error("--small-agents must be at least 1 (0: the large stream's agents scaled to --small)")
     for name in ("small", "large", "agents", "teams", "days", "partitions", "workers", "chunk_conversations"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")

@@ -36,9 +36,8 @@ def intervals(state: dict) -> list[tuple[int, int | None, str, str | None]]:
     A change repeating the current state and away state is ignored; an interval
     whose next change has the same time is dropped.
     """
-    changes = sorted((t, eid, now, away) for eid, (t, now, away) in state.items())
     kept = []
-    for change in changes:
+    for change in _in_order(state):
         _, _, now, away = change
         if kept and kept[-1][2] == now and kept[-1][3] == away:
             continue  # the same state again
@@ -52,16 +51,20 @@ def intervals(state: dict) -> list[tuple[int, int | None, str, str | None]]:
     return result
 
 
+def _in_order(state: dict) -> list[tuple[int, str, str, str | None]]:
+    """(t, event_id, state, away_state) of every change, in time order (the event id orders a tie)."""
+    return sorted([(t, eid, now, away) for eid, (t, now, away) in state.items()])
+
+
 def available_away(state: dict, range_start: int, range_end: int, as_of: int) -> tuple[int, int, bool]:
     """(available µs, away µs, any such interval) of the AVAILABLE and AWAY intervals that meet
     [range_start, range_end), an ongoing one ending at as_of: what ``intervals``, ``clipped_end`` and
     ``overlaps`` give, in one pass without the intervals (an agent_metrics export reads every agent)."""
     available = away = 0
     present = False
-    start = kind = None  # the interval under way: from its change's time, in its change's state
-    now = away_state = None
-    for t, _, state_now, away_now in sorted([(v[0], eid, v[1], v[2]) for eid, v in state.items()]):
-        if start is not None and state_now == now and away_now == away_state:
+    start = kind = away_state = None  # the interval under way: from its change's time, in its state
+    for t, _, state_now, away_now in _in_order(state):
+        if start is not None and state_now == kind and away_now == away_state:
             continue  # the same state again
         if start is not None and t != start and (kind == "AVAILABLE" or kind == "AWAY"):
             if max(start, range_start) < min(t, range_end):
@@ -70,7 +73,7 @@ def available_away(state: dict, range_start: int, range_end: int, as_of: int) ->
                     available += min(t, range_end) - max(start, range_start)
                 else:
                     away += min(t, range_end) - max(start, range_start)
-        start, kind, now, away_state = t, state_now, state_now, away_now
+        start, kind, away_state = t, state_now, away_now
     if kind == "AVAILABLE" or kind == "AWAY":
         stop = max(start, as_of)
         if overlaps(start, stop, range_start, range_end):
