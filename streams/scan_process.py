@@ -23,6 +23,7 @@ The helper imports the report rules and rocksdict, never Faust or Kafka.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import shutil
@@ -35,6 +36,7 @@ import orjson
 from convoflow.exporters.context import ReportContext
 from convoflow.exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines, shard_part
 from convoflow.exporters.request import ExportRequest
+from convoflow.streams import heap
 from convoflow.streams.contact_copy import ContactCopy
 from convoflow.streams.state.checkpoint import checkpoint, open_checkpoint
 from convoflow.streams.state.partition import estimated_keys, scan_store
@@ -245,7 +247,11 @@ class ScanProcesses:
 
 
 def serve(requests, answers) -> None:
-    """The helper's loop: a job per line of ``requests``, its answer as a line of ``answers``."""
+    """The helper's loop: a job per line of ``requests``, its answer as a line of ``answers``.
+
+    Between jobs, a helper gives what its last scan freed back to the system (``heap.give_back``):
+    it waits for the next export at the size of its imports, not of its largest scan."""
+    heap.fix_mmap_threshold()
     for line in requests:
         request = orjson.loads(line)
         try:
@@ -254,6 +260,8 @@ def serve(requests, answers) -> None:
             answer = {"error": f"{type(exc).__name__}: {exc}"}
         answers.write(orjson.dumps(answer) + b"\n")
         answers.flush()
+        gc.collect()
+        heap.give_back()
 
 
 def main(argv: list[str]) -> int:

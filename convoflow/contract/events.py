@@ -69,9 +69,10 @@ Decisions where the contract is silent or loose
   minutes 00-59; ``-00:00`` is UTC).  Years 0001-9999, real calendar dates,
   hour 00-23, minute and second 00-59 (leap second ``:60`` is rejected, as
   Python's datetime does).  ASCII digits only.  Anything else is ValueError
-  (a non-string argument is a TypeError).  A bounded cache of validated
-  ``YYYY-MM-DD?HH:MM`` prefixes makes the common case a dict hit; it is a
-  plain dict, safe under the GIL, cleared when it reaches 8192 entries.
+  (a non-string argument is a TypeError).  Bounded caches of validated
+  pieces (the hour ``YYYY-MM-DD?HH:``, the minutes, the seconds, the
+  fraction with the offset) make the common case four dict hits
+  (``convoflow/contract/times.py``).
   The result may lie outside datetime's range after applying the offset (e.g.
   ``0001-01-01T00:00:00+01:00``); it is still a correct integer.
 * ``parse_record`` accepts ``bytes``, ``bytearray`` or ``memoryview``.

@@ -31,11 +31,18 @@ for _h in range(24):
         _OFFSET_US[f"-{_h:02d}:{_m:02d}"] = (_h * 3600 + _m * 60) * 1_000_000
 del _h, _m
 
-# "YYYY-MM-DD?HH" -> µs since the epoch of that local hour (validated).
-# Event times cluster (a month of events has some 720 hours), so this hits almost always;
-# bounded by clearing.
-_HOUR_CACHE: dict[str, int] = {}
-_HOUR_CACHE_MAX = 8192
+# Validated pieces of timestamps, so that a timestamp of an hour and an ending seen before is four
+# dict lookups: the text of the local hour ("YYYY-MM-DD?HH:") -> µs since the epoch, the minutes
+# ("MM:") and seconds ("SS") -> µs, and the ending (".fraction" and offset, or the offset alone) ->
+# µs to add. The grammar is exactly a valid hour, minutes, seconds and ending one after the other,
+# so a string made of four known pieces is valid. Event times cluster (a month has 720 hours;
+# millisecond fractions have 1,000 endings per offset); the caches of hours and endings are plain
+# dicts, safe under the GIL, each cleared when it reaches _CACHE_MAX entries.
+_HOURS: dict[str, int] = {}
+_MINUTES: dict[str, int] = {f"{n:02d}:": n * 60_000_000 for n in range(60)}
+_SECONDS: dict[str, int] = {f"{n:02d}": n * 1_000_000 for n in range(60)}
+_ENDINGS: dict[str, int] = {}
+_CACHE_MAX = 8192
 
 
 def _hour_us(k: str) -> int:
@@ -68,17 +75,22 @@ def parse_time(s: str) -> int:
     Raises ValueError for anything that is not a valid RFC 3339 date-time with
     an offset (see the module docstring for the exact grammar).
     """
+    hour = _HOURS.get(s[:14])
+    minute = _MINUTES.get(s[14:17])
+    second = _SECONDS.get(s[17:19])
+    ending = _ENDINGS.get(s[19:])
+    if hour is None or minute is None or second is None or ending is None:
+        return _parse(s)
+    return hour + minute + second + ending
+
+
+def _parse(s: str) -> int:
+    """``parse_time`` of a timestamp with a piece not cached yet: checked whole, its pieces cached."""
     m = _RFC3339(s)
     if m is None:
         raise ValueError(_BAD_FORMAT)
     sec, frac, off = m.groups()
-    k = s[:13]
-    base = _HOUR_CACHE.get(k)
-    if base is None:
-        base = _hour_us(k)
-        if len(_HOUR_CACHE) >= _HOUR_CACHE_MAX:
-            _HOUR_CACHE.clear()
-        _HOUR_CACHE[k] = base
+    hour = _hour_us(s[:13])
     minute = int(s[14:16])
     if minute > 59:
         raise ValueError(f"minute {s[14:16]} out of range")
@@ -88,10 +100,14 @@ def parse_time(s: str) -> int:
     o = _OFFSET_US.get(off)
     if o is None:
         raise ValueError(f"offset {off} out of range")
-    us = base + minute * 60_000_000 + sec * 1_000_000 + o
+    ending = o
     if frac is not None:
         if len(frac) >= 6:
-            us += int(frac[:6])
+            ending += int(frac[:6])
         else:
-            us += int(frac) * 10 ** (6 - len(frac))
-    return us
+            ending += int(frac) * 10 ** (6 - len(frac))
+    for cache, key, value in ((_HOURS, s[:14], hour), (_ENDINGS, s[19:], ending)):
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = value
+    return hour + minute * 60_000_000 + sec * 1_000_000 + ending

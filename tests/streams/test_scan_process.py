@@ -179,3 +179,15 @@ def test_a_helper_that_dies_says_why_and_is_not_used_again(tmp_path, monkeypatch
         return processes.idle
 
     assert asyncio.run(scenario()) == []
+
+
+def test_a_helper_gives_freed_memory_back_after_each_job(tmp_path, monkeypatch):
+    given_back = []
+    monkeypatch.setattr(scan_process.heap, "give_back", lambda: given_back.append(True))
+    requests = [orjson.dumps({"job": {"report": "no_such_report"}, "directory": str(tmp_path)})] * 2
+    answers = tmp_path / "answers"
+    with open(answers, "wb") as out:
+        scan_process.serve(requests, out)
+    lines = answers.read_bytes().splitlines()
+    assert [orjson.loads(line)["error"] for line in lines] == ["KeyError: 'no_such_report'"] * 2
+    assert len(given_back) == 2, "memory is given back once after every job, failed ones too"

@@ -566,13 +566,29 @@ def test_parse_time_rejects(s, why):
     assert why in reason
 
 
-def test_hour_cache_is_bounded():
-    cache = times._HOUR_CACHE
-    for i in range(times._HOUR_CACHE_MAX + 10):
+def test_timestamp_caches_are_bounded():
+    for i in range(times._CACHE_MAX + 10):
         d = datetime(2020, 1, 1) + timedelta(minutes=61 * i)
-        s = d.strftime("%Y-%m-%dT%H:%M:07Z")
-        assert parse_time(s) == (d - datetime(1970, 1, 1)) // timedelta(microseconds=1) + 7 * 10**6
-    assert len(cache) <= times._HOUR_CACHE_MAX
+        s = d.strftime(f"%Y-%m-%dT%H:%M:07.{i:06d}Z")
+        assert parse_time(s) == (d - datetime(1970, 1, 1)) // timedelta(microseconds=1) + 7 * 10**6 + i
+    assert 0 < len(times._HOURS) <= times._CACHE_MAX
+    assert 0 < len(times._ENDINGS) <= times._CACHE_MAX
+
+
+@pytest.mark.parametrize("s, why", [
+    ("2024-07-01T00:00:60Z", "second 60 out of range"),     # hour and ending cached, seconds not valid
+    ("2024-07-01T00:60:01Z", "minute 60 out of range"),
+    ("2024-07-01T00:00-01Z", "not RFC 3339"),
+    ("2024-07-01T00:00:0xZ", "not RFC 3339"),
+    ("2024-07-01T00:00:01Zz", "not RFC 3339"),
+    ("2024-07-01T00:00:01", "not RFC 3339"),
+    ("2024-07-01T00:00:", "not RFC 3339"),
+    ("2024-07-01X00:00:01Z", "not RFC 3339"),
+])
+def test_cached_pieces_do_not_admit_invalid_timestamps(s, why):
+    assert parse_time("2024-07-01T00:00:01Z") == parse_time("2024-07-01T00:00:59Z") - 58 * 10**6
+    with pytest.raises(ValueError, match=why):
+        parse_time(s)
 
 
 EPOCH_NAIVE = datetime(1970, 1, 1)
