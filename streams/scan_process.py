@@ -193,6 +193,7 @@ class ScanProcesses:
         self.root, self.limit, self.min_keys = os.path.abspath(root), limit, min_keys
         self.slots: asyncio.Semaphore | None = None
         self.idle: list[Helper] = []  # helpers up and waiting for a scan
+        self.helpers = 0  # helpers up: idle, scanning or starting
         shutil.rmtree(root, ignore_errors=True)  # what a stopped worker's exports left
 
     def wanted(self, dbs: dict) -> bool:
@@ -227,21 +228,38 @@ class ScanProcesses:
             shutil.rmtree(directory, ignore_errors=True)
             raise
 
+    async def warm(self) -> None:
+        """Start a helper for a scan that is about to come (its export is catching up), unless
+        ``limit`` helpers are up: its Python start and imports (some 0.3 s) then pass while the
+        export catches up, not in its first scan."""
+        if 0 < self.limit and self.helpers < self.limit:
+            self.idle.append(await self._start())
+
     async def run(self, directory: str, job: dict) -> list[list]:
         """``job`` on an idle helper, or a new one; a helper whose scan failed or was cancelled is not
         used again (a cancelled one is killed: its work is of no use)."""
-        helper = self.idle.pop() if self.idle else await Helper.start()
+        helper = self.idle.pop() if self.idle else await self._start()
         try:
             runs = await helper.scan(directory, job)
         except BaseException:
+            self.helpers -= 1
             await asyncio.shield(helper.kill())
             raise
         self.idle.append(helper)
         return runs
 
+    async def _start(self) -> Helper:
+        self.helpers += 1
+        try:
+            return await Helper.start()
+        except BaseException:
+            self.helpers -= 1
+            raise
+
     async def close(self) -> None:
         """At the worker's stop: the idle helpers end."""
         helpers, self.idle = self.idle, []
+        self.helpers -= len(helpers)
         for helper in helpers:
             await helper.close()
 

@@ -171,7 +171,10 @@ class Coordinator:
         await asyncio.wait_for(self.inbox.started.wait(), self.timeout)
         consumer = self.inbox.consumer
         if keys is None or fresh:
-            await self.catch_up(req)
+            # A whole report's shards may go to export helpers (a row report written to a file, or the
+            # partials of an aggregate one): they start while the shards catch up.
+            wide = keys is None and (path is not None or report.aggregate)
+            await self.catch_up(req, report.export_type if wide else None)
         if keys is None:
             scan = dict(offsets={}, replica=await end_offsets(consumer, self.replicated), request=req.params(),
                         as_of_us=as_of_us, report=report.export_type)
@@ -185,7 +188,7 @@ class Coordinator:
                                        as_of_us=as_of_us, keys=keys, report=report.export_type)
         return merge_parts(report, report_context(self.replica, self.runtime, req, as_of_us), parts)
 
-    async def catch_up(self, req: ExportRequest) -> None:
+    async def catch_up(self, req: ExportRequest, warm: str | None = None) -> None:
         """Read-your-writes: every record the broker held when this starts is applied, and so is
         every record that applying it sent on, hop after hop.
 
@@ -193,14 +196,15 @@ class Coordinator:
         its partition up to them and flush what that sent. The next round reads them again: when
         nothing moved, everything those records sent is applied; when they moved, another round
         applies it (with what others published meanwhile). ``CATCHUP_HOPS`` rounds cover the
-        longest chain, so a busy broker cannot keep an export catching up.
+        longest chain, so a busy broker cannot keep an export catching up. ``warm``: the report whose
+        scan follows, for the shards to start export helpers meanwhile (with the first round).
         """
         consumer, done = self.inbox.consumer, None
         for _ in range(CATCHUP_HOPS):
             ends = await end_offsets(consumer, self.inputs + self.internal)
             if ends == done:
                 return
-            await self.fan_out(req, "catchup", offsets=ends)
+            await self.fan_out(req, "catchup", offsets=ends, **({"warm": warm} if warm and done is None else {}))
             done = ends
 
     async def write_lines(self, req: ExportRequest, report: Report, path: str, scan: dict) -> int:

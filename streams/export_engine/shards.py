@@ -90,6 +90,8 @@ class Shards:
     async def handle(self, req: dict) -> None:
         token, p = req["token"], req["shard"]
         try:
+            if req["op"] == "catchup" and req.get("warm"):
+                await self.warm(p, find_report(req["warm"]))
             await self.runtime.wait_processed(req["offsets"], p, self.timeout)
             if req["op"] == "catchup":
                 await self.app.producer.flush()
@@ -102,6 +104,17 @@ class Shards:
         except Exception as exc:
             log.warning("shard %d of %s failed: %r", p, token, exc)
             await self.reply(token, p, [], True, error=str(exc) or repr(exc))
+
+    async def warm(self, p: int, report) -> None:
+        """An export of ``report`` is catching up: when its scan of partition ``p`` will go to a helper,
+        have one starting meanwhile."""
+        if self.processes is None:
+            return
+        try:
+            if self.processes.wanted({source: self.tables[source].data.partition_db(p) for source in report.sources}):
+                await self.processes.warm()
+        except Exception as exc:  # the scan starts its own helper then
+            log.warning("shard %d: starting an export helper ahead of the scan failed: %r", p, exc)
 
     async def scan(self, token: str, p: int, req: dict) -> None:
         report = find_report(req["report"])

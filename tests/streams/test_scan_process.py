@@ -191,3 +191,24 @@ def test_a_helper_gives_freed_memory_back_after_each_job(tmp_path, monkeypatch):
     lines = answers.read_bytes().splitlines()
     assert [orjson.loads(line)["error"] for line in lines] == ["KeyError: 'no_such_report'"] * 2
     assert len(given_back) == 2, "memory is given back once after every job, failed ones too"
+
+
+def test_a_helper_started_ahead_scans_first_and_no_more_than_the_limit_start(tmp_path, simulated, stores):
+    values, directory, contacts = simulated
+    db, copy, processes = stores  # at most one helper
+    j = {**job(directory), "url_template": ReportContext.__dataclass_fields__["url_template"].default}
+
+    async def scenario():
+        await processes.warm()
+        await processes.warm()  # a second shard of the same export catching up
+        warmed = [h.proc.pid for h in processes.idle]
+        _, runs = await processes.scan("t-w", j, {"conversations": db}, copy)
+        lines = list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs]))
+        used = [h.proc.pid for h in processes.idle]
+        await processes.close()
+        return warmed, used, lines, processes.helpers
+
+    warmed, used, lines, left = asyncio.run(scenario())
+    assert len(warmed) == 1 and used == warmed, "the scan ran on the helper started ahead of it"
+    assert lines == expected_lines(values, directory, contacts)
+    assert left == 0

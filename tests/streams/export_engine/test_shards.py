@@ -88,3 +88,42 @@ def test_a_shard_request_delivered_twice_is_answered_once():
 
     asyncio.run(scenario())
     assert handled == [("r1.abc", 2), ("r1.abc", 3), ("r2.def", 2)]
+
+
+class Processes:
+    """Export helpers as a shard sees them: wanted for partitions of at least ``min_keys`` keys."""
+
+    def __init__(self, min_keys: int, fail: bool = False):
+        self.min_keys, self.fail, self.warmed = min_keys, fail, []
+
+    def wanted(self, dbs: dict) -> bool:
+        return sum(dbs.values()) >= self.min_keys
+
+    async def warm(self) -> None:
+        if self.fail:
+            raise OSError("no processes left")
+        self.warmed.append(True)
+
+
+def test_a_catch_up_starts_an_export_helper_only_for_a_scan_that_will_use_one():
+    async def catch_up(processes, warm):
+        producer = Producer()
+        producer.flush = lambda: asyncio.sleep(0)
+        runtime = SimpleNamespace(settings=Settings(), wait_processed=lambda offsets, p, timeout: asyncio.sleep(0))
+        tables = {"owner_days": SimpleNamespace(data=SimpleNamespace(partition_db=lambda p: 10 * p)),
+                  "presence": SimpleNamespace(data=SimpleNamespace(partition_db=lambda p: 10 * p))}
+        shards = Shards(SimpleNamespace(producer=producer), runtime, None, tables, None, processes)
+        answers = []
+        shards.reply = lambda token, p, rows, done, error=None, **kw: asyncio.sleep(0, answers.append((p, done, error)))
+        for p in (1, 3):
+            await shards.handle({"token": "r1.abc", "shard": p, "op": "catchup", "offsets": {}, **warm})
+        return answers
+
+    processes = Processes(min_keys=50)  # agent_metrics reads owner_days and presence: 20 keys at 1, 60 at 3
+    answers = asyncio.run(catch_up(processes, {"warm": "agent_metrics"}))
+    assert answers == [(1, True, None), (3, True, None)] and processes.warmed == [True]
+    asyncio.run(catch_up(processes, {}))
+    assert processes.warmed == [True], "a catch-up that names no report (a lookup's) starts none"
+    failing = Processes(min_keys=0, fail=True)
+    assert asyncio.run(catch_up(failing, {"warm": "agent_metrics"})) == [(1, True, None), (3, True, None)], \
+        "a helper that does not start leaves the catch-up answered (the scan starts its own)"
