@@ -90,7 +90,9 @@ def _parse(s: str) -> int:
     if m is None:
         raise ValueError(_BAD_FORMAT)
     sec, frac, off = m.groups()
-    hour = _hour_us(s[:13])
+    hour = _HOURS.get(s[:14])  # a known hour with a new ending (fractions finer than a millisecond)
+    if hour is None:
+        hour = _hour_us(s[:13])
     minute = int(s[14:16])
     if minute > 59:
         raise ValueError(f"minute {s[14:16]} out of range")

@@ -204,7 +204,7 @@ class Coordinator:
             ends = await end_offsets(consumer, self.inputs + self.internal)
             if ends == done:
                 return
-            await self.fan_out(req, "catchup", offsets=ends, **({"warm": warm} if warm and done is None else {}))
+            await self.fan_out(req, "catchup", offsets=ends, warm=warm if done is None else None)
             done = ends
 
     async def write_lines(self, req: ExportRequest, report: Report, path: str, scan: dict) -> int:

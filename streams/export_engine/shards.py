@@ -105,13 +105,17 @@ class Shards:
             log.warning("shard %d of %s failed: %r", p, token, exc)
             await self.reply(token, p, [], True, error=str(exc) or repr(exc))
 
+    def stores(self, report, p: int) -> dict:
+        """{table: partition ``p``'s database} of the tables ``report`` reads."""
+        return {source: self.tables[source].data.partition_db(p) for source in report.sources}
+
     async def warm(self, p: int, report) -> None:
         """An export of ``report`` is catching up: when its scan of partition ``p`` will go to a helper,
         have one starting meanwhile."""
         if self.processes is None:
             return
         try:
-            if self.processes.wanted({source: self.tables[source].data.partition_db(p) for source in report.sources}):
+            if self.processes.wanted(self.stores(report, p)):
                 await self.processes.warm()
         except Exception as exc:  # the scan starts its own helper then
             log.warning("shard %d: starting an export helper ahead of the scan failed: %r", p, exc)
@@ -119,7 +123,7 @@ class Shards:
     async def scan(self, token: str, p: int, req: dict) -> None:
         report = find_report(req["report"])
         keys = req.get("keys")
-        dbs = {source: self.tables[source].data.partition_db(p) for source in report.sources}
+        dbs = self.stores(report, p)
         wide = req.get("lines") or report.aggregate  # a whole row report, or partials of groups
         if wide and keys is None and self.processes is not None and self.processes.wanted(dbs):
             await self.scan_with_process(token, p, req, dbs)

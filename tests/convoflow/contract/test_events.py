@@ -646,3 +646,14 @@ def test_parse_time_validity_agrees_with_datetime(y, mo, d, h, mi, s):
             parse_time(text)
     else:
         assert parse_time(text) == (expected - EPOCH_NAIVE) // timedelta(microseconds=1)
+
+
+def test_a_known_hour_with_a_new_ending_is_not_checked_again(monkeypatch):
+    parse_time("2031-03-04T05:06:07Z")
+    checked = []
+    real = times._hour_us
+    monkeypatch.setattr(times, "_hour_us", lambda k: checked.append(k) or real(k))
+    for us in (123456, 234567):  # microsecond fractions: each ending new
+        assert parse_time(f"2031-03-04T05:06:07.{us}Z") == parse_time("2031-03-04T05:06:07Z") + us
+    parse_time("2031-03-04T06:00:00.345678Z")
+    assert checked == ["2031-03-04T06"], "only the new hour is worked out again"
