@@ -29,9 +29,9 @@ def register(app, runtime: Runtime, replica: Replica, tables: dict):
     raw = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
     log_table = runtime.table("export_log")
     inbox = Inbox(runtime)
-    coordinator = Coordinator(app, runtime, replica, inbox, log_table)
     processes = ScanProcesses(os.path.join(s.data_dir, "export-scans"), *s.export_process_limits())
     shards = Shards(app, runtime, replica, tables, inbox, processes)
+    coordinator = Coordinator(app, runtime, replica, inbox, log_table, shards)
 
     # Requests and shard requests run as tasks, not inside the agents: an export waits for other
     # partitions, and a rebalance waits for the agents' current events; blocking here would deadlock.

@@ -57,8 +57,9 @@ def now_rfc3339() -> str:
 
 
 class Coordinator:
-    def __init__(self, app, runtime: Runtime, replica: Replica, inbox: Inbox, log_table):
+    def __init__(self, app, runtime: Runtime, replica: Replica, inbox: Inbox, log_table, shards=None):
         self.app = app
+        self.shards = shards  # this worker's Shards: the requests of partitions it owns go straight to them
         self.runtime = runtime
         self.replica = replica
         self.inbox = inbox
@@ -236,7 +237,8 @@ class Coordinator:
     async def fan_out(self, req: ExportRequest, op: str, shards: list[int] | None = None, sink=None,
                       **body) -> list[list]:
         """Send one shard request per partition (or per listed partition); wait for every shard's rows,
-        kept in memory, or each part handed to ``sink(part)`` as it comes."""
+        kept in memory, or each part handed to ``sink(part)`` as it comes. The request of a partition
+        this worker owns goes straight to its shard, the others through ``export-shards``."""
         s = self.runtime.settings
         shards = list(range(s.partitions)) if shards is None else shards
         token = f"{req.request_id}.{uuid.uuid4().hex[:12]}"
@@ -244,7 +246,10 @@ class Coordinator:
         try:
             for p in shards:
                 value = dumps({"token": token, "op": op, "shard": p, **body})
-                await self.app.producer.send(s.topic("export-shards"), None, value, p, None, None)
+                if self.shards is not None and self.shards.owns(p):
+                    self.shards.take(loads(value))  # as it would arrive from export-shards, without the hop
+                else:
+                    await self.app.producer.send(s.topic("export-shards"), None, value, p, None, None)
             rows: dict[int, list] = {p: [] for p in shards}
             done: set[int] = set()
             while len(done) < len(shards):

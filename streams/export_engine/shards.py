@@ -7,12 +7,18 @@ until this worker's copies of the replicated changelogs have caught up, scan
 partition *p* of the report's tables, send the rows in parts to
 ``export-parts``). Each runs in a task of its own; a request delivered twice is
 answered once; a shard whose partition moves answers with ``REASSIGNED`` at once.
+A coordinator hands the requests of the partitions its own worker owns straight
+to its shards (``Shards.owns``), so a live lookup of such a key costs no Kafka
+round trip.
 """
 from __future__ import annotations
 
 import asyncio
 import shutil
 from collections import OrderedDict
+
+from faust.exceptions import ConsumerNotStarted
+from faust.types import TP
 
 from convoflow.exporters.explain import find_report
 from convoflow.exporters.reports import shard_lines, shard_part
@@ -65,8 +71,24 @@ class Shards:
             return
         await self.app.producer.send(self.runtime.settings.topic("export-parts"), token.encode(), value, None, None, None)
 
+    def owns(self, p: int) -> bool:
+        """Whether this worker answers partition ``p``'s shard requests at this moment: it is the
+        partition's active owner, and no rebalance or recovery is under way. A coordinator in this
+        worker then hands it the request without the round trip through ``export-shards``."""
+        app = self.app
+        if app.rebalancing or not app.tables.recovery.completed.is_set():
+            return False
+        try:
+            assignment = app.consumer.assignment()
+        except ConsumerNotStarted:
+            return False
+        return TP(self.runtime.settings.topic("export-shards"), p) in assignment
+
     def start(self, event) -> None:
-        req = loads(event.value)
+        self.take(loads(event.value))
+
+    def take(self, req: dict) -> None:
+        """Answer a shard request (from ``export-shards``, or from a coordinator in this worker) in a task."""
         request = (req["token"], req["shard"])
         if request in self.seen:
             # Delivered again (its partition read again while a broker was away): the first delivery answers

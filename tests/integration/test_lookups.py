@@ -1,4 +1,5 @@
 """Live lookups over HTTP, from any worker, agree with the CSV rows."""
+import asyncio
 import csv
 import io
 import json
@@ -95,3 +96,46 @@ def test_unknown_ids_and_bad_parameters(deployment2):
     assert status == 400 and b"time zone" in body
     assert w.get("/agents/a-1/metrics?tz=UTC&from=2024-07-16&to=2024-07-15")[0] == 400
     assert w.get("/teams/t-1/metrics?tz=UTC")[0] == 400
+
+
+def shard_request_ends(settings) -> dict[int, int]:
+    """{partition: end offset} of export-shards: how many shard requests went through Kafka."""
+    from aiokafka import AIOKafkaConsumer
+
+    from convoflow.contract.topics import partitions_of
+
+    async def read():
+        consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = await partitions_of(consumer, settings.topic("export-shards"))
+            return {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def test_a_lookup_goes_through_kafka_only_to_the_worker_that_owns_the_key(deployment2):
+    """A worker answers the lookup of a key it owns itself, and asks the owner of any other key through
+    ``export-shards``: both answer the same row."""
+    from convoflow.streams.outbox import partition_for
+
+    d, events = deployment2
+    d.wait_until_balanced()
+    worker = d.workers[0]
+    owned = set(get_json(worker, "/health")[1]["assigned"])
+    assert owned and owned != set(range(d.partitions)), "each of the two workers owns some partitions"
+    conversations = sorted({e["conversation_id"] for e in events if e["type"] == "message.created"})
+    mine = next(c for c in conversations if partition_for(c, d.partitions) in owned)
+    theirs = next(c for c in conversations if partition_for(c, d.partitions) not in owned)
+    before = shard_request_ends(d.settings)
+    status, got_mine = get_json(worker, f"/conversations/{mine}?tz=UTC")
+    assert status == 200 and got_mine["Conversation ID"] == mine
+    assert shard_request_ends(d.settings) == before, "the worker's own partition: no shard request through Kafka"
+    status, got_theirs = get_json(worker, f"/conversations/{theirs}?tz=UTC")
+    assert status == 200 and got_theirs["Conversation ID"] == theirs
+    after = shard_request_ends(d.settings)
+    p = partition_for(theirs, d.partitions)
+    assert after[p] == before[p] + 1 and {q: e for q, e in after.items() if q != p} == {
+        q: e for q, e in before.items() if q != p}, "the other worker's partition: one request, to its owner"

@@ -127,3 +127,34 @@ def test_a_catch_up_starts_an_export_helper_only_for_a_scan_that_will_use_one():
     failing = Processes(min_keys=0, fail=True)
     assert asyncio.run(catch_up(failing, {"warm": "agent_metrics"})) == [(1, True, None), (3, True, None)], \
         "a helper that does not start leaves the catch-up answered (the scan starts its own)"
+
+
+def test_a_shard_is_answered_in_process_only_while_its_partition_is_active_and_settled():
+    """``owns``: a coordinator skips the hop through export-shards only for a partition this worker owns
+    as active, outside a rebalance and after recovery; otherwise the owner of the day answers through Kafka."""
+    from faust.exceptions import ConsumerNotStarted
+    from faust.types import TP
+
+    settings = Settings(topic_prefix="x-")
+    assignment = {TP("x-export-shards", 1), TP("x-messages", 2)}
+
+    class Consumer:
+        started = True
+
+        def assignment(self):
+            if not self.started:
+                raise ConsumerNotStarted()
+            return assignment
+
+    completed = asyncio.Event()
+    app = SimpleNamespace(rebalancing=False, consumer=Consumer(),
+                          tables=SimpleNamespace(recovery=SimpleNamespace(completed=completed)))
+    shards = Shards(app, SimpleNamespace(settings=settings), None, {}, None)
+    assert not shards.owns(1), "recovery not done yet"
+    completed.set()
+    assert shards.owns(1) and not shards.owns(2), "only a partition of export-shards assigned here"
+    app.rebalancing = True
+    assert not shards.owns(1)
+    app.rebalancing = False
+    app.consumer.started = False
+    assert not shards.owns(1)
