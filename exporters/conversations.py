@@ -19,7 +19,7 @@ def resolved_rows(ctx: ReportContext, cid: str, summary: dict | None):
         return
     row = row_of(ctx, cid, summary, resolved=True)
     if row is not None:
-        yield row[:1], row  # one row per conversation: its first cell, the ID, orders it as the whole row would
+        yield cell.sort_key(row, 1), row  # one row per conversation: its ID orders it as the whole row would
 
 
 def open_rows(ctx: ReportContext, cid: str, summary: dict | None):
@@ -28,7 +28,7 @@ def open_rows(ctx: ReportContext, cid: str, summary: dict | None):
         return
     row = row_of(ctx, cid, summary, resolved=False)
     if row is not None:
-        yield row[:1], row
+        yield cell.sort_key(row, 1), row
 
 
 def row_of(ctx: ReportContext, cid: str, s: dict | None, resolved: bool) -> list[str] | None:

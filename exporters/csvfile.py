@@ -95,6 +95,17 @@ def text(value) -> str:
     return value
 
 
+def sort_key(row: list[str], cells: int) -> list[str]:
+    """What orders ``row`` as the whole row would, given that its first ``cells`` cells are the
+    row's identity (a conversation's ID; a message's ID, time and conversation): those cells,
+    or the whole row when one of them starts with a quote, since ``text`` writes ``=x`` and
+    ``'=x`` alike and two such rows are ordered by the cells after."""
+    for i in range(cells):
+        if row[i].startswith("'"):
+            return row
+    return row[:cells]
+
+
 def number(value: int | None) -> str:
     return "" if value is None else str(value)
 

@@ -37,4 +37,4 @@ def rows(ctx: ReportContext, cid: str, state: dict):
             ctx.ts(conv.message_last_updated(state, mid, m)), ctx.ts(deleted[0] if deleted else None),
             cell.text(view[M_SUT]),
         ]
-        yield row, row
+        yield cell.sort_key(row, 3), row  # a message's ID, time and conversation order it as its row would

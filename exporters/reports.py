@@ -44,6 +44,11 @@ class Report:
     # table name -> the key prefix of the only states of that table the report reads (the others
     # are not even read from the store); its source functions still check every key they get
     prefixes: dict[str, str] = field(default_factory=dict)
+    # About what scanning one stored key costs, against a conversations_resolved row (which reads
+    # only the conversation's summary): a report that decodes whole conversations and makes a row
+    # per message costs about twelve times as much. Whether a shard goes to an export helper
+    # counts a partition's keys times this (streams/scan_process.py).
+    key_cost: int = 1
 
     @property
     def header(self) -> list[str]:
@@ -160,8 +165,8 @@ REPORTS: dict[str, Report] = {
         Report("conversations_resolved", {"conversations": conversations.resolved_rows},
                decode=conversations.DECODE),
         Report("conversations_open", {"conversations": conversations.open_rows}, decode=conversations.DECODE),
-        Report("messages", {"conversations": messages.rows}),
-        Report("agent_responses", {"conversations": responses.rows}),
+        Report("messages", {"conversations": messages.rows}, key_cost=12),
+        Report("agent_responses", {"conversations": responses.rows}, key_cost=2),
         Report("agent_metrics", {"owner_days": people.agent_day_rows, "presence": people.presence_rows},
                group_by={"presence": agent_of},
                merge=people.merge, finish=people.agent_row, prefixes={"owner_days": "agent:"}),

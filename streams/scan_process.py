@@ -15,7 +15,8 @@ between scans (one JSON line per job on its stdin, one per answer on its
 stdout), so a scan does not pay for a Python start and the imports; it ends
 when the worker closes its stdin, or dies, and is killed when a scan it works
 on is cancelled. A partition of fewer keys than
-``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` is scanned in the worker, where the
+``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` (each counted as often as the report's
+``key_cost``: twelve times for ``messages``) is scanned in the worker, where the
 checkpoints and the hand-over would cost more than they save.
 
 The helper imports the report rules and rocksdict, never Faust or Kafka.
@@ -196,8 +197,10 @@ class ScanProcesses:
         self.helpers = 0  # helpers up: idle, scanning or starting
         shutil.rmtree(root, ignore_errors=True)  # what a stopped worker's exports left
 
-    def wanted(self, dbs: dict) -> bool:
-        return self.limit > 0 and sum(estimated_keys(db) for db in dbs.values()) >= self.min_keys
+    def wanted(self, dbs: dict, key_cost: int = 1) -> bool:
+        """Whether a scan of ``dbs`` goes to a helper: their keys, times what one costs the report
+        (``Report.key_cost``), reach ``min_keys``."""
+        return self.limit > 0 and sum(estimated_keys(db) for db in dbs.values()) * key_cost >= self.min_keys
 
     async def scan(self, name: str, job: dict, dbs: dict, contacts: ContactCopy) -> tuple[str, list[list]]:
         """Checkpoint ``dbs`` (table -> store) and ``contacts`` into a new directory, have a helper

@@ -222,7 +222,8 @@ class Settings:
         "so that a large export uses every core; 0: all in the worker", shown="the number of cores")
     export_process_min_keys: int = setting(
         "CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "5000", whole(0),
-        "least keys of a partition (in all the tables an export reads) whose scan gets a process of its own")
+        "least keys of a partition (in all the tables an export reads, each counted as often as the report's cost "
+        "per key: 12 for `messages`, 2 for `agent_responses`) whose scan gets a process of its own")
     api_token: str = setting(
         "CONVOFLOW_API_TOKEN", "", TEXT, "when set, every HTTP request needs `Authorization: Bearer <token>`")
     # Kafka security, passed to Faust and to every plain aiokafka client (kafka_kwargs, faust_credentials).

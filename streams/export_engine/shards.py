@@ -137,7 +137,7 @@ class Shards:
         if self.processes is None:
             return
         try:
-            if self.processes.wanted(self.stores(report, p)):
+            if self.processes.wanted(self.stores(report, p), report.key_cost):
                 await self.processes.warm()
         except Exception as exc:  # the scan starts its own helper then
             log.warning("shard %d: starting an export helper ahead of the scan failed: %r", p, exc)
@@ -147,7 +147,7 @@ class Shards:
         keys = req.get("keys")
         dbs = self.stores(report, p)
         wide = req.get("lines") or report.aggregate  # a whole row report, or partials of groups
-        if wide and keys is None and self.processes is not None and self.processes.wanted(dbs):
+        if wide and keys is None and self.processes is not None and self.processes.wanted(dbs, report.key_cost):
             await self.scan_with_process(token, p, req, dbs)
             return
         ctx = report_context(self.replica, self.runtime, ExportRequest.from_params(req["request"]), req["as_of_us"])

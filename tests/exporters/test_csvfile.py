@@ -64,3 +64,20 @@ def test_the_report_timestamp_formatter_keeps_at_most_its_bound_of_hours(monkeyp
         assert ts(us) == csvfile.timestamp(us, utc)
     caches = [c.cell_contents for c in ts.__closure__ if isinstance(c.cell_contents, dict)]
     assert len(caches) == 2 and all(len(cache) == 10 for cache in caches)
+
+
+def test_a_row_s_sort_key_orders_it_as_the_whole_row_even_when_text_cells_collide():
+    """``text`` writes the IDs ``=c1`` and ``'=c1`` alike: those rows' identity cells tie, so the cells
+    after them order the rows, and the key is then the whole row."""
+    import itertools
+
+    from convoflow.exporters.csvfile import sort_key, text
+
+    rows = [[text(mid), "2024-07-01T00:00:00+00:00", text(cid), f"raw {mid} {cid}"]
+            for mid, cid in itertools.product(["m1", "=m1", "'=m1", "m2"], ["c1", "=c1", "'=c1"])]
+    rows.sort(reverse=True)  # a stable sort on a key that ties would leave tied rows in this order
+    assert sorted(rows, key=lambda r: sort_key(r, 3)) == sorted(rows)
+    assert sorted(rows, key=lambda r: r[:3]) != sorted(rows), "the identity cells alone do tie"
+    assert sort_key(["m1", "t", "c1", "x"], 3) == ["m1", "t", "c1"]
+    assert sort_key(["'=m1", "t", "c1", "x"], 3) == ["'=m1", "t", "c1", "x"]
+    assert sort_key(["m1", "t", "'=c1", "x"], 3) == ["m1", "t", "'=c1", "x"]

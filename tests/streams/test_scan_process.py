@@ -18,6 +18,7 @@ from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import NONE, ContactCopy
 from convoflow.streams import scan_process
 from convoflow.streams.scan_process import ScanProcesses, read_part, read_runs, store_states
+from convoflow.streams.state.partition import estimated_keys
 from convoflow.tables import conversation
 from convoflow.tables.directory import Directory, entity_key, merge
 
@@ -82,6 +83,10 @@ def test_a_scan_process_writes_the_lines_the_worker_would_from_a_checkpoint(tmp_
     values, directory, contacts = simulated
     db, copy, processes = stores
     assert processes.wanted({"conversations": db}) and not ScanProcesses(str(tmp_path / "s"), 0, 0).wanted({"c": db})
+    keys = estimated_keys(db)
+    weighed = ScanProcesses(str(tmp_path / "w"), limit=1, min_keys=keys * 12)
+    assert not weighed.wanted({"conversations": db}) and weighed.wanted({"conversations": db}, REPORTS["messages"].key_cost), \
+        "a partition too small for a helper in conversations_resolved is large enough for messages, row per message"
 
     j = {**job(directory), "url_template": ReportContext.__dataclass_fields__["url_template"].default}
     directory_, runs = asyncio.run(processes.scan("t-0", j, {"conversations": db}, copy))

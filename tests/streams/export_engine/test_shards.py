@@ -96,8 +96,8 @@ class Processes:
     def __init__(self, min_keys: int, fail: bool = False):
         self.min_keys, self.fail, self.warmed = min_keys, fail, []
 
-    def wanted(self, dbs: dict) -> bool:
-        return sum(dbs.values()) >= self.min_keys
+    def wanted(self, dbs: dict, key_cost: int = 1) -> bool:
+        return sum(dbs.values()) * key_cost >= self.min_keys
 
     async def warm(self) -> None:
         if self.fail:
