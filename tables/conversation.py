@@ -433,8 +433,9 @@ def message_view(state: dict, message_id: str, m: list) -> list:
     return view
 
 
-def message_last_updated(state: dict, message_id: str, m: list | None) -> int:
-    """Latest event about a message: created, updated, deleted, tag change."""
+def message_last_updated(state: dict, message_id: str, m: list | None, tag_times: dict | None = None) -> int:
+    """Latest event about a message: created, updated, deleted, tag change. ``tag_times``: the
+    conversation's ``last_tag_times``, for a caller that asks about each of its messages."""
     times = [m[M_T]] if m else []
     upd = state.get("u", {}).get(message_id)
     if upd and "_" in upd:
@@ -442,8 +443,22 @@ def message_last_updated(state: dict, message_id: str, m: list | None) -> int:
     dele = state.get("d", {}).get(message_id)
     if dele:
         times.append(dele[0])
-    times.extend(a[A_T] for a in state.get("a", {}).values() if a[A_MESSAGE] == message_id and a[A_KIND].startswith("tag."))
+    if tag_times is None:
+        times.extend(a[A_T] for a in state.get("a", {}).values()
+                     if a[A_MESSAGE] == message_id and a[A_KIND].startswith("tag."))
+    elif message_id in tag_times:
+        times.append(tag_times[message_id])
     return max(times)
+
+
+def last_tag_times(state: dict) -> dict[str, int]:
+    """{message ID: the time of its latest tag change}, of every message of the conversation."""
+    latest: dict[str, int] = {}
+    for a in state.get("a", {}).values():
+        mid = a[A_MESSAGE]
+        if mid is not None and a[A_KIND].startswith("tag.") and a[A_T] > latest.get(mid, a[A_T] - 1):
+            latest[mid] = a[A_T]
+    return latest
 
 
 def _all_facts(state: dict):

@@ -239,3 +239,25 @@ def test_a_message_view_has_the_latest_updated_values_and_the_created_ones_other
     assert (view.content, view.post_url, view.message_type) == ("second", None, "TEXT")
     untouched = build([msg(1, "m2", "INBOUND", content="x")])
     assert conv.Message._make(conv.message_view(untouched, "m2", untouched["m"]["m2"])).content == "x"
+
+
+def test_a_message_s_last_update_is_the_same_from_the_conversation_s_tag_times():
+    """``messages`` works out every message's tag times once per conversation (``last_tag_times``);
+    each message's Last Updated is what asking about it alone gives."""
+    from convoflow.tools import simulate
+
+    events = simulate.generate(seed=3, agents=4, teams=2, conversations=40, days=2, start="2024-07-01T00:00:00Z")
+    events += [ev("tag.applied", 9000, message_id=e["message_id"], tag_id="late", conversation_id=e["conversation_id"])
+               for e in events[::7] if e["type"] == "message.created"]
+    states: dict = {}
+    for e in events:
+        if "conversation_id" in e and e["type"] != "contact.attribute_set":
+            conv.apply(states.setdefault(e["conversation_id"], {}), {**e, "t": parse_time(e["occurred_at"])})
+    checked = tagged = 0
+    for state in states.values():
+        times = conv.last_tag_times(state)
+        for mid, m in state.get("m", {}).items():
+            assert conv.message_last_updated(state, mid, m, times) == conv.message_last_updated(state, mid, m)
+            checked += 1
+            tagged += mid in times
+    assert checked > 100 and tagged > 10
