@@ -435,7 +435,7 @@ def message_view(state: dict, message_id: str, m: list) -> list:
 
 def message_last_updated(state: dict, message_id: str, m: list | None, tag_times: dict | None = None) -> int:
     """Latest event about a message: created, updated, deleted, tag change. ``tag_times``: the
-    conversation's ``last_tag_times``, for a caller that asks about each of its messages."""
+    conversation's ``last_tag_times``, worked out once by a caller that asks about each message."""
     times = [m[M_T]] if m else []
     upd = state.get("u", {}).get(message_id)
     if upd and "_" in upd:
@@ -443,11 +443,9 @@ def message_last_updated(state: dict, message_id: str, m: list | None, tag_times
     dele = state.get("d", {}).get(message_id)
     if dele:
         times.append(dele[0])
-    if tag_times is None:
-        times.extend(a[A_T] for a in state.get("a", {}).values()
-                     if a[A_MESSAGE] == message_id and a[A_KIND].startswith("tag."))
-    elif message_id in tag_times:
-        times.append(tag_times[message_id])
+    tagged = (last_tag_times(state) if tag_times is None else tag_times).get(message_id)
+    if tagged is not None:
+        times.append(tagged)
     return max(times)
 
 
@@ -456,7 +454,7 @@ def last_tag_times(state: dict) -> dict[str, int]:
     latest: dict[str, int] = {}
     for a in state.get("a", {}).values():
         mid = a[A_MESSAGE]
-        if mid is not None and a[A_KIND].startswith("tag.") and a[A_T] > latest.get(mid, a[A_T] - 1):
+        if mid is not None and a[A_KIND].startswith("tag.") and (mid not in latest or a[A_T] > latest[mid]):
             latest[mid] = a[A_T]
     return latest
 

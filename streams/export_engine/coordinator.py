@@ -57,7 +57,7 @@ def now_rfc3339() -> str:
 
 
 class Coordinator:
-    def __init__(self, app, runtime: Runtime, replica: Replica, inbox: Inbox, log_table, shards=None):
+    def __init__(self, app, runtime: Runtime, replica: Replica, inbox: Inbox, log_table, shards):
         self.app = app
         self.shards = shards  # this worker's Shards: the requests of partitions it owns go straight to them
         self.runtime = runtime
@@ -244,9 +244,10 @@ class Coordinator:
         token = f"{req.request_id}.{uuid.uuid4().hex[:12]}"
         queue = self.inbox.waiting[token] = asyncio.Queue()
         try:
+            here = self.shards.owned()
             for p in shards:
                 value = dumps({"token": token, "op": op, "shard": p, **body})
-                if self.shards is not None and self.shards.owns(p):
+                if p in here:
                     self.shards.take(loads(value))  # as it would arrive from export-shards, without the hop
                 else:
                     await self.app.producer.send(s.topic("export-shards"), None, value, p, None, None)

@@ -8,7 +8,7 @@ partition *p* of the report's tables, send the rows in parts to
 ``export-parts``). Each runs in a task of its own; a request delivered twice is
 answered once; a shard whose partition moves answers with ``REASSIGNED`` at once.
 A coordinator hands the requests of the partitions its own worker owns straight
-to its shards (``Shards.owns``), so a live lookup of such a key costs no Kafka
+to its shards (``Shards.owned``), so a live lookup of such a key costs no Kafka
 round trip.
 """
 from __future__ import annotations
@@ -18,7 +18,6 @@ import shutil
 from collections import OrderedDict
 
 from faust.exceptions import ConsumerNotStarted
-from faust.types import TP
 
 from convoflow.exporters.explain import find_report
 from convoflow.exporters.reports import shard_lines, shard_part
@@ -71,18 +70,19 @@ class Shards:
             return
         await self.app.producer.send(self.runtime.settings.topic("export-parts"), token.encode(), value, None, None, None)
 
-    def owns(self, p: int) -> bool:
-        """Whether this worker answers partition ``p``'s shard requests at this moment: it is the
-        partition's active owner, and no rebalance or recovery is under way. A coordinator in this
-        worker then hands it the request without the round trip through ``export-shards``."""
+    def owned(self) -> set[int]:
+        """The partitions whose shard requests this worker answers at this moment: those it owns as
+        active, when no rebalance or recovery is under way (else none). A coordinator in this worker
+        hands it their requests without the round trip through ``export-shards``."""
         app = self.app
         if app.rebalancing or not app.tables.recovery.completed.is_set():
-            return False
+            return set()
         try:
             assignment = app.consumer.assignment()
         except ConsumerNotStarted:
-            return False
-        return TP(self.runtime.settings.topic("export-shards"), p) in assignment
+            return set()
+        topic = self.runtime.settings.topic("export-shards")
+        return {tp.partition for tp in assignment if tp.topic == topic}
 
     def start(self, event) -> None:
         self.take(loads(event.value))

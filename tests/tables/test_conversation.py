@@ -243,7 +243,7 @@ def test_a_message_view_has_the_latest_updated_values_and_the_created_ones_other
 
 def test_a_message_s_last_update_is_the_same_from_the_conversation_s_tag_times():
     """``messages`` works out every message's tag times once per conversation (``last_tag_times``);
-    each message's Last Updated is what asking about it alone gives."""
+    each message's Last Updated is what asking about it alone gives, and what the state says."""
     from convoflow.tools import simulate
 
     events = simulate.generate(seed=3, agents=4, teams=2, conversations=40, days=2, start="2024-07-01T00:00:00Z")
@@ -257,7 +257,12 @@ def test_a_message_s_last_update_is_the_same_from_the_conversation_s_tag_times()
     for state in states.values():
         times = conv.last_tag_times(state)
         for mid, m in state.get("m", {}).items():
-            assert conv.message_last_updated(state, mid, m, times) == conv.message_last_updated(state, mid, m)
+            # the latest of the message's own facts and of every tag change about it, read straight off the state
+            expected = max([m[conv.M_T], *[a[conv.A_T] for a in state.get("a", {}).values()
+                                            if a[conv.A_MESSAGE] == mid and a[conv.A_KIND].startswith("tag.")],
+                            *([state["u"][mid]["_"][0]] if "_" in state.get("u", {}).get(mid, {}) else []),
+                            *([state["d"][mid][0]] if mid in state.get("d", {}) else [])])
+            assert conv.message_last_updated(state, mid, m, times) == conv.message_last_updated(state, mid, m) == expected
             checked += 1
             tagged += mid in times
     assert checked > 100 and tagged > 10

@@ -130,7 +130,7 @@ def test_a_catch_up_starts_an_export_helper_only_for_a_scan_that_will_use_one():
 
 
 def test_a_shard_is_answered_in_process_only_while_its_partition_is_active_and_settled():
-    """``owns``: a coordinator skips the hop through export-shards only for a partition this worker owns
+    """``owned``: a coordinator skips the hop through export-shards only for a partition this worker owns
     as active, outside a rebalance and after recovery; otherwise the owner of the day answers through Kafka."""
     from faust.exceptions import ConsumerNotStarted
     from faust.types import TP
@@ -150,11 +150,11 @@ def test_a_shard_is_answered_in_process_only_while_its_partition_is_active_and_s
     app = SimpleNamespace(rebalancing=False, consumer=Consumer(),
                           tables=SimpleNamespace(recovery=SimpleNamespace(completed=completed)))
     shards = Shards(app, SimpleNamespace(settings=settings), None, {}, None)
-    assert not shards.owns(1), "recovery not done yet"
+    assert 1 not in shards.owned(), "recovery not done yet"
     completed.set()
-    assert shards.owns(1) and not shards.owns(2), "only a partition of export-shards assigned here"
+    assert 1 in shards.owned() and 2 not in shards.owned(), "only a partition of export-shards assigned here"
     app.rebalancing = True
-    assert not shards.owns(1)
+    assert 1 not in shards.owned()
     app.rebalancing = False
     app.consumer.started = False
-    assert not shards.owns(1)
+    assert 1 not in shards.owned()
