@@ -55,10 +55,6 @@ class Partition:
         self.db.write(batch, WITHOUT_WAL)
         self.next_offset = records[-1].offset + 1
 
-    def flush(self) -> None:
-        """Put what was written on disk (the writes skipped the write-ahead log)."""
-        self.db.flush(True)
-
 
 def _full_scan() -> ReadOptions:
     """A whole-store read passes the block cache by: a report reads every block once."""

@@ -36,7 +36,6 @@ def test_changelog_records_and_their_last_offset_are_written_in_one_batch(tmp_pa
     db = store(tmp_path / "p", {b"c2": b"old"})
     partition = Partition(OneStore(db), 0)
     partition.write([changelog(3, b"c1", b"v1"), changelog(4, b"c2", None), changelog(5, b"c1", b"v1b")])
-    partition.flush()
     assert partition.next_offset == 6
     assert dict(db.items()) == {b"c1": b"v1b", OFFSET_KEY: b"5"}, "a None value deletes; the offset is the last one"
     db.close()
@@ -56,3 +55,51 @@ def test_the_estimated_keys_grow_with_the_keys_written(tmp_path):
         db[b"k%d" % i] = b"v"
     assert estimated_keys(db) > 0
     db.close()
+
+
+CRASHING_RESTORE = """
+import os, signal, sys
+from types import SimpleNamespace
+from rocksdict import Options, Rdict
+from convoflow.streams.state.partition import Partition
+sys.path.insert(0, sys.argv[2])
+from tests.streams.state.test_partition import OneStore, changelog_of_crash
+options = Options(raw_mode=True)
+options.create_if_missing(True)
+options.set_write_buffer_size(64 * 1024)  # many memtables flushed on their own while the batches go in
+db = Rdict(sys.argv[1], options=options)
+partition = Partition(OneStore(db), 0)
+records = changelog_of_crash()
+for start in range(0, len(records), 100):
+    partition.write([SimpleNamespace(offset=o, key=k, value=v) for o, k, v in records[start:start + 100]])
+os.kill(os.getpid(), signal.SIGKILL)  # no flush, no close: what reached the disk is what RocksDB flushed
+"""
+
+
+def changelog_of_crash():
+    """(offset, key, value) of a changelog that writes and deletes 50 keys again and again."""
+    return [(o, b"k%d" % (o * 7 % 50), None if o % 11 == 0 else b"v%d" % o + b"." * 200) for o in range(20_000)]
+
+
+def test_a_restore_killed_before_any_flush_leaves_a_prefix_of_the_changelog_and_its_offset(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from rocksdict import Options, Rdict
+
+    root = Path(__file__).resolve().parents[3]
+    killed = subprocess.run([sys.executable, "-c", CRASHING_RESTORE, str(tmp_path / "p"), str(root)], cwd=root)
+    assert killed.returncode == -9
+    db = Rdict(str(tmp_path / "p"), options=Options(raw_mode=True))
+    held = Partition(OneStore(db), 0).next_offset
+    expected: dict = {}
+    for offset, key, value in changelog_of_crash()[:held]:
+        if value is None:
+            expected.pop(key, None)
+        else:
+            expected[key] = value
+    stored = {k: v for k, v in db.items() if k != OFFSET_KEY}
+    db.close()
+    assert held > 0, "RocksDB flushed some of the memtables before the kill"
+    assert stored == expected, f"the store holds exactly the changelog up to its offset {held - 1}"
