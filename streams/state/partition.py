@@ -55,6 +55,12 @@ class Partition:
         self.db.write(batch, WITHOUT_WAL)
         self.next_offset = records[-1].offset + 1
 
+    def flush_soon(self) -> None:
+        """Have RocksDB write the memtables to disk in its background threads, without waiting:
+        a restored partition's writes then stop holding memory (what reaches the disk is a prefix
+        of the writes whenever it does)."""
+        self.db.flush(False)
+
 
 def _full_scan() -> ReadOptions:
     """A whole-store read passes the block cache by: a report reads every block once."""

@@ -41,6 +41,22 @@ def test_changelog_records_and_their_last_offset_are_written_in_one_batch(tmp_pa
     db.close()
 
 
+def test_a_restored_partition_hands_its_memtables_to_the_disk_without_waiting(tmp_path):
+    import time
+
+    db = store(tmp_path / "p", {})
+    partition = Partition(OneStore(db), 0)
+    partition.write([changelog(o, b"k%d" % o, b"v" * 100) for o in range(2_000)])
+    assert db.property_int_value("rocksdb.num-entries-active-mem-table") == 2_001, "the writes wait in memory"
+    partition.flush_soon()
+    deadline = time.monotonic() + 10
+    while db.property_int_value("rocksdb.cur-size-all-mem-tables") > 64 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert db.property_int_value("rocksdb.num-entries-active-mem-table") == 0
+    assert db.property_int_value("rocksdb.cur-size-all-mem-tables") < 64 * 1024, "the memtables were let go"
+    db.close()
+
+
 def test_scan_store_skips_fausts_keys_and_reads_exact_keys_and_prefixes(tmp_path):
     db = store(tmp_path / "s", {b"a1": b"1", b"a2": b"2", b"b1": b"3", b"__faust\x00x": b"0"})
     assert [k for k, _ in scan_store(db, None)] == [b"a1", b"a2", b"b1"]
