@@ -63,16 +63,20 @@ def available_away(state: dict, range_start: int, range_end: int, as_of: int) ->
     available = away = 0
     present = False
     start = kind = away_state = None  # the interval under way: from its change's time, in its state
+    # An agent has hundreds of changes a month: the loop compares in place of max() and min() calls.
     for t, _, state_now, away_now in _in_order(state):
-        if start is not None and state_now == kind and away_now == away_state:
-            continue  # the same state again
-        if start is not None and t != start and (kind == "AVAILABLE" or kind == "AWAY"):
-            if max(start, range_start) < min(t, range_end):
-                present = True
-                if kind == "AVAILABLE":
-                    available += min(t, range_end) - max(start, range_start)
-                else:
-                    away += min(t, range_end) - max(start, range_start)
+        if start is not None:
+            if state_now == kind and away_now == away_state:
+                continue  # the same state again
+            if t != start and (kind == "AVAILABLE" or kind == "AWAY"):
+                lo = start if start > range_start else range_start
+                hi = t if t < range_end else range_end
+                if lo < hi:
+                    present = True
+                    if kind == "AVAILABLE":
+                        available += hi - lo
+                    else:
+                        away += hi - lo
         start, kind, away_state = t, state_now, away_now
     if kind == "AVAILABLE" or kind == "AWAY":
         stop = max(start, as_of)
