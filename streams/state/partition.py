@@ -8,6 +8,7 @@ together with the offsets written after them, so the next restore reads them aga
 """
 from __future__ import annotations
 
+from itertools import islice
 from typing import Protocol
 
 from rocksdict import ReadOptions, WriteBatch, WriteOptions
@@ -16,6 +17,7 @@ OFFSET_KEY = b"__faust\0offset__"  # faust.stores.rocksdb.Store.offset_key: the 
 STORE_META_PREFIX = b"__faust"  # the store's own keys (the offset), never a table's
 WITHOUT_WAL = WriteOptions()
 WITHOUT_WAL.disable_wal = True
+SCAN_CHUNK = 1_000  # (key, value) pairs a whole-store scan reads at once
 
 
 class Store(Protocol):
@@ -74,9 +76,13 @@ def scan_store(db, keys: list | None):
     """(key, value) of a partition's database: all of its table's keys, or only the exact keys and
     key prefixes given (``[[kind, key], ...]``, kind "exact" or a prefix)."""
     if keys is None:
-        for key, value in db.items(read_opt=_full_scan()):
-            if not key.startswith(STORE_META_PREFIX):
-                yield key, value
+        # Read in chunks: the iterator's steps run together, not between a report's rows
+        # (some 8 % of a conversations export's scan).
+        items = db.items(read_opt=_full_scan())
+        while chunk := list(islice(items, SCAN_CHUNK)):
+            for key, value in chunk:
+                if not key.startswith(STORE_META_PREFIX):
+                    yield key, value
         return
     for kind, key, *_ in keys:
         if kind == "exact":

@@ -2,7 +2,9 @@
 write-ahead log; whole-store reads that leave the store's own keys out."""
 from types import SimpleNamespace
 
-from convoflow.streams.state.partition import OFFSET_KEY, Partition, estimated_keys, scan_store, write_offset
+from convoflow.streams.state.partition import (
+    OFFSET_KEY, SCAN_CHUNK, Partition, estimated_keys, scan_store, write_offset,
+)
 
 from ..rocksdb_files import store
 
@@ -61,6 +63,13 @@ def test_scan_store_skips_fausts_keys_and_reads_exact_keys_and_prefixes(tmp_path
     db = store(tmp_path / "s", {b"a1": b"1", b"a2": b"2", b"b1": b"3", b"__faust\x00x": b"0"})
     assert [k for k, _ in scan_store(db, None)] == [b"a1", b"a2", b"b1"]
     assert [k for k, _ in scan_store(db, [["exact", "b1"], ["exact", "zz"], ["prefix", "a"]])] == [b"b1", b"a1", b"a2"]
+    db.close()
+
+
+def test_a_whole_store_scan_reads_every_key_once_in_order_across_its_chunks(tmp_path):
+    keys = {f"c{i:05d}".encode(): str(i).encode() for i in range(2 * SCAN_CHUNK + 7)}
+    db = store(tmp_path / "s", {**keys, OFFSET_KEY: b"9"})
+    assert list(scan_store(db, None)) == sorted(keys.items()), "a chunk's end loses or repeats no key"
     db.close()
 
 
