@@ -222,6 +222,8 @@ class ScanProcesses:
             async with self.slots:
                 waited = time.monotonic()
                 runs = await self.run(directory, job)
+            # The helper is free: the scan waiting for it starts before this one's answer is handled.
+            await asyncio.sleep(0)
             log.info("export scan %s: checkpoints %.2f s, waited %.2f s, scan process %.2f s", name,
                      checkpointed - started, waited - checkpointed, time.monotonic() - waited)
             for source in [*dbs, CONTACTS]:
