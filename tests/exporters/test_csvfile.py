@@ -1,6 +1,9 @@
 """CSV lines formatted ahead (by shards) are the bytes the file writer would write."""
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from convoflow.exporters import csvfile
 
 ROWS = [
@@ -16,6 +19,26 @@ def test_lines_are_what_the_writer_writes(tmp_path):
     lines_path = tmp_path / "b.csv"
     assert csvfile.write_lines(str(lines_path), ["h1", "h2"], [line(r) for r in ROWS]) == 2
     assert lines_path.read_bytes() == path.read_bytes() == csvfile.encode(["h1", "h2"], ROWS)
+
+
+CELLS = st.one_of(st.text(alphabet=st.sampled_from(list('ab ,"\r\n\0\'=ü')), max_size=6),
+                  st.sampled_from(["", "x", "2024-07-03T10:20:33+00:00"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(CELLS, max_size=6))
+def test_a_line_is_the_csv_writers_line_for_any_cells(row):
+    """Rows joined without the writer (no cell needs quotes) and rows the writer writes alike."""
+    assert csvfile.line_formatter()(row) == writers_line(row)
+
+
+def writers_line(row) -> str:
+    return csvfile.encode([], [row]).decode("utf-8")[len("\r\n"):]  # after the empty header's line
+
+
+def test_a_line_of_cells_that_are_not_all_text_is_the_writers():
+    for row in (["a", 1, None], [""], [], ["a", "b"]):
+        assert csvfile.line_formatter()(row) == writers_line(row)
 
 
 def test_timestamps_are_truncated_to_the_second_in_the_zone():
