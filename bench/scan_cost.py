@@ -26,24 +26,27 @@ from pathlib import Path
 from rocksdict import AccessType, Options, Rdict
 
 from convoflow.contract.times import parse_time
+from convoflow.exporters.context import DEFAULT_URL_TEMPLATE
 from convoflow.exporters.reports import REPORTS
+from convoflow.exporters.request import ExportRequest
+from convoflow.streams.replica import CONTACT_COPY_DIR
 from convoflow.streams.scan_process import CONTACTS, read_part, read_runs, scan
 from convoflow.streams.state.checkpoint import checkpoint
 
-AS_OF = "2024-08-06T23:59:59Z"
-
-
 def job(report: str, date_from: str, date_to: str) -> dict:
-    request = {"request_id": "scan-cost", "export_type": report, "time_zone": "UTC", "date_from": date_from,
-               "date_to": date_to, "as_of": AS_OF, "channels": []}
-    return {"report": report, "request": request, "as_of_us": parse_time(AS_OF), "directory": {},
-            "url_template": "https://app.convoflow.local/conversations/{conversation_id}"}
+    """The job a worker gives a helper for an export of ``report`` over [date_from, date_to] (UTC, as
+    ``bench.run`` exports), as of the end of ``date_to``."""
+    as_of = f"{date_to}T23:59:59Z"
+    request = ExportRequest(request_id="scan-cost", export_type=report, time_zone="UTC", date_from=date_from,
+                            date_to=date_to, as_of=as_of)
+    return {"report": report, "request": request.params(), "as_of_us": parse_time(as_of), "directory": {},
+            "url_template": DEFAULT_URL_TEMPLATE}
 
 
 def stores(data: Path, report: str, partition: int) -> list[tuple[str, Path]]:
     """(name, path) of the stores a helper's scan of ``partition`` reads: the report's tables', the contact copy."""
     tables = [(source, data / "v1" / "tables" / f"{source}-{partition}.db") for source in REPORTS[report].sources]
-    return [*tables, (CONTACTS, data / "replica-contacts")]
+    return [*tables, (CONTACTS, data / CONTACT_COPY_DIR)]
 
 
 def checkpoints(data: Path, report: str, partition: int, into: Path) -> None:

@@ -144,8 +144,9 @@ def line_formatter():
         try:
             text = ",".join(row)
         except TypeError:  # a cell that is not text
-            text = '"'
-        if '"' in text or "\r" in text or "\n" in text or text.count(",") != len(row) - 1 or len(row) < 2:
+            text = None
+        if (text is None or len(row) < 2 or text.count(",") != len(row) - 1
+                or '"' in text or "\r" in text or "\n" in text):
             writer.writerow(row)
             return written.pop()
         return text + "\r\n"

@@ -23,6 +23,8 @@ from convoflow.streams.state.memory import share_memory
 from convoflow.tables import contact
 from convoflow.tables.directory import Directory
 
+CONTACT_COPY_DIR = "replica-contacts"  # the contact identifiers' copy, in the worker's data dir
+
 
 class Replica:
     def __init__(self, settings: Settings):
@@ -47,7 +49,7 @@ class Replica:
     async def start(self) -> None:
         options = Options(raw_mode=True)
         share_memory(options, BlockBasedOptions())
-        self.identifiers = ContactCopy.create(os.path.join(self.settings.data_dir, "replica-contacts"), options)
+        self.identifiers = ContactCopy.create(os.path.join(self.settings.data_dir, CONTACT_COPY_DIR), options)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.bootstrap, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024, **self.settings.kafka_kwargs(),

@@ -4,6 +4,7 @@ import pytest
 
 from bench import scan_cost
 from convoflow.contract.events import parse_record, topic_of
+from convoflow.streams.replica import CONTACT_COPY_DIR
 from convoflow.tables import conversation
 from convoflow.tools import simulate
 
@@ -22,7 +23,7 @@ def test_it_scans_a_kept_partition_and_counts_its_rows(tmp_path, capsys):
     (data / "v1" / "tables").mkdir(parents=True)
     store(data / "v1" / "tables" / "conversations-0.db",
           {cid.encode(): conversation.encode(s) for cid, s in states.items()}).close()
-    store(data / "replica-contacts", {}).close()
+    store(data / CONTACT_COPY_DIR, {}).close()
 
     assert scan_cost.main(["--work-dir", str(tmp_path), "--runs", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()

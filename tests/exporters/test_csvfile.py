@@ -36,7 +36,7 @@ def writers_line(row) -> str:
     return csvfile.encode([], [row]).decode("utf-8")[len("\r\n"):]  # after the empty header's line
 
 
-def test_a_line_of_cells_that_are_not_all_text_is_the_writers():
+def test_a_line_of_cells_that_are_not_all_text_or_too_few_is_the_writers():
     for row in (["a", 1, None], [""], [], ["a", "b"]):
         assert csvfile.line_formatter()(row) == writers_line(row)
 
