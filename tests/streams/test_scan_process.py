@@ -2,6 +2,7 @@
 checkpoint, with a clear error when the process fails, and nothing left behind."""
 import asyncio
 import os
+import subprocess
 import sys
 
 import pytest
@@ -217,3 +218,13 @@ def test_a_helper_started_ahead_scans_first_and_no_more_than_the_limit_start(tmp
     assert len(warmed) == 1 and used == warmed, "the scan ran on the helper started ahead of it"
     assert lines == expected_lines(values, directory, contacts)
     assert left == 0
+
+
+def test_a_helper_leaves_what_its_imports_made_out_of_its_collections():
+    """The collection after each job looks only at what the scans made, not at the imports' objects."""
+    script = ("import gc; from convoflow.streams import scan_process as s\n"
+              "s.serve = lambda requests, answers: answers.write(str(gc.get_freeze_count()).encode())\n"
+              "s.main([])")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert int(done.stdout) > 10_000, "the imports' objects are frozen before the first job"
