@@ -160,7 +160,8 @@ class Shards:
     async def scan_with_process(self, token: str, p: int, req: dict, dbs: dict) -> None:
         """A shard scanned by a process of its own (``convoflow.streams.scan_process``). Of a row report, a
         coordinator in this worker takes its run files as they are; one in another worker gets their
-        lines as parts. An aggregate report's partials go on as the worker's own scan sends them."""
+        lines as parts. An aggregate report's partials reach a coordinator in this worker as one part,
+        as read from the helper's JSON, and one in another worker as the worker's own scan sends them."""
         job = {"report": req["report"], "request": req["request"], "as_of_us": req["as_of_us"],
                "directory": self.replica.directory.entries, "url_template": self.runtime.settings.url_template}
         directory, runs = await self.processes.scan(f"{token}-{p}", job, dbs, self.replica.identifiers)
@@ -170,6 +171,10 @@ class Shards:
                 part = read_part(runs)
             finally:
                 shutil.rmtree(directory, ignore_errors=True)
+            local = self.inbox.waiting.get(token)
+            if local is not None:  # read from JSON already, as the parts of another worker arrive: whole
+                local.put_nowait({"shard": p, "run": 0, "rows": part, "done": True, "error": None})
+                return
             await self.send(token, p, ((0, item) for item in part), _json_size)
             return
         try:

@@ -5,8 +5,10 @@ from types import SimpleNamespace
 
 from convoflow.contract.config import Settings
 from convoflow.streams.export_engine.inbox import Inbox
+from convoflow.streams.export_engine import shards as shards_module
 from convoflow.streams.export_engine.shards import LOCAL_PARTS_AHEAD, Shards
 from convoflow.streams.codec import dumps
+from convoflow.streams.scan_process import write_part
 
 
 class Producer:
@@ -42,6 +44,42 @@ def test_parts_for_a_coordinator_in_this_process_skip_kafka_and_lines_skip_json(
     assert (first["shard"], first["done"], first["error"]) == (2, False, None)
     assert second["rows"] == [[["agent", 1], {"3": 1}]] and second["done"], "other rows as JSON would bring them"
     assert [(topic, key) for topic, key, _ in sent] == [("t-export-parts", b"r2.def")]
+
+
+class HelperScans:
+    """Export helpers that answer with a part written as a helper writes one."""
+
+    def __init__(self, root, part):
+        self.root, self.part = root, part
+
+    async def scan(self, name, job, dbs, contacts):
+        directory = self.root / name
+        directory.mkdir()
+        return str(directory), write_part(self.part, str(directory))
+
+
+def test_a_helpers_partials_reach_a_coordinator_in_this_process_whole_and_others_through_kafka(tmp_path, monkeypatch):
+    part = [[["a-1"], {"p": {"replies": 2, "contacts": {"ct-1": 1}}}], ["a-2", {"av": 5}]]
+    req = {"report": "agent_metrics", "request": {}, "as_of_us": 0}
+    encoded = []
+    monkeypatch.setattr(shards_module, "dumps", lambda value: encoded.append(value) or dumps(value))
+
+    async def scenario():
+        shards, queue, producer = shards_with_local_coordinator("r1.abc")
+        shards.processes = HelperScans(tmp_path, part)
+        shards.replica = SimpleNamespace(directory=SimpleNamespace(entries={}), identifiers=None)
+        shards.runtime.scan_processes = 0
+        shards.runtime.settings.url_template = ""
+        await shards.scan_with_process("r1.abc", 2, req, {})
+        encoded_for_local = len(encoded)
+        await shards.scan_with_process("r2.def", 3, req, {})  # another process's export: through Kafka
+        return [queue.get_nowait() for _ in range(queue.qsize())], producer.sent, encoded_for_local
+
+    local, sent, encoded_for_local = asyncio.run(scenario())
+    assert local == [{"shard": 2, "run": 0, "rows": part, "done": True, "error": None}], "one part, as JSON brings it"
+    assert encoded_for_local == 0 and encoded, "read from JSON already: not encoded again for this process"
+    assert [(topic, key) for topic, key, _ in sent] == [("t-export-parts", b"r2.def")]
+    assert list(tmp_path.iterdir()) == [], "the helpers' files are gone"
 
 
 def test_a_local_shard_waits_while_its_coordinator_is_behind_and_stops_waiting_when_it_gives_up():
