@@ -5,10 +5,10 @@ Decoding a stored conversation, making its row and its CSV line cost some
 of a large partition instead checkpoints the stores it reads
 (``convoflow.streams.state.checkpoint``) and the contact identifiers' copy,
 and a helper process (``python -m convoflow.streams.scan_process``) scans the
-checkpoints and writes the shard's sorted runs to files beside them, for the
-coordinator to merge. An aggregate report's shard (``agent_metrics``, ``teams``,
-``contacts``, ...) is scanned the same way; its answer is one file of
-partials, one per group, which the worker sends on as its own scan would.
+checkpoints, writes the shard's sorted runs to files beside them, for the
+coordinator to merge, and deletes the checkpoints. An aggregate report's shard
+(``agent_metrics``, ``teams``, ``contacts``, ...) is scanned the same way; its
+answer is one file of partials, one per group.
 
 At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers work at once. A helper stays up
 between scans (one JSON line per job on its stdin, one per answer on its
@@ -130,6 +130,16 @@ def scan(job: dict, directory: str) -> list[list]:
         contacts.close()
 
 
+def drop_checkpoints(job: dict, directory: str | None) -> None:
+    """The checkpoints a job scanned, deleted (its run files stay): the helper deletes them once it
+    has scanned them, before it answers, so that this is not work for the worker's event loop."""
+    if directory is None:
+        return
+    report = REPORTS.get(job.get("report"))
+    for name in [*(report.sources if report else ()), CONTACTS]:
+        shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
 class Helper:
     """One helper process, up between scans; a scan at a time."""
 
@@ -226,9 +236,7 @@ class ScanProcesses:
             await asyncio.sleep(0)
             log.info("export scan %s: checkpoints %.2f s, waited %.2f s, scan process %.2f s", name,
                      checkpointed - started, waited - checkpointed, time.monotonic() - waited)
-            for source in [*dbs, CONTACTS]:
-                shutil.rmtree(os.path.join(directory, source), ignore_errors=True)
-            return directory, runs
+            return directory, runs  # the helper deleted the checkpoints
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
@@ -281,6 +289,7 @@ def serve(requests, answers) -> None:
             answer = {"runs": scan(request["job"], request["directory"])}
         except Exception as exc:  # the worker says why; the helper goes on with the next job
             answer = {"error": f"{type(exc).__name__}: {exc}"}
+        drop_checkpoints(request.get("job", {}), request.get("directory"))
         answers.write(orjson.dumps(answer) + b"\n")
         answers.flush()
         gc.collect()

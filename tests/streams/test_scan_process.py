@@ -19,6 +19,7 @@ from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import NONE, ContactCopy
 from convoflow.streams import scan_process
 from convoflow.streams.scan_process import ScanProcesses, read_part, read_runs, store_states
+from convoflow.streams.state.checkpoint import checkpoint
 from convoflow.streams.state.partition import estimated_keys
 from convoflow.tables import conversation
 from convoflow.tables.directory import Directory, entity_key, merge
@@ -228,3 +229,17 @@ def test_a_helper_leaves_what_its_imports_made_out_of_its_collections():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     assert done.returncode == 0, done.stderr.decode()
     assert int(done.stdout) > 10_000, "the imports' objects are frozen before the first job"
+
+
+def test_a_helper_deletes_the_checkpoints_it_scanned_and_keeps_its_runs(tmp_path, simulated, stores):
+    values, directory, contacts = simulated
+    db, copy, _ = stores
+    scans = tmp_path / "job"
+    scans.mkdir()
+    checkpoint(db, str(scans / "conversations"))
+    copy.checkpoint(str(scans / scan_process.CONTACTS))
+    answers = tmp_path / "answers"
+    with open(answers, "wb") as out:
+        scan_process.serve([orjson.dumps({"job": job(directory), "directory": str(scans)})], out)
+    runs = orjson.loads(answers.read_bytes())["runs"]
+    assert runs and sorted(os.listdir(scans)) == sorted(os.path.basename(p) for _, p in runs)
