@@ -55,13 +55,36 @@ def presence_rows(ctx: ReportContext, agent_id: str, state: dict):
         yield agent_id, {"av": available, "aw": away, "present": True}
 
 
+def settle(partial: dict) -> dict:
+    """A group's partial as it leaves its shard: how many distinct contacts and conversations, in
+    place of their count maps.
+
+    An owner's days all live in the partition of the owner (``people-updates`` is keyed by it), so
+    one shard holds every record that adds to a group's ``p`` and counts each member once across
+    the days; the other shards add only presence time to the group. What travels to the merge then
+    grows with the groups, not with their conversations."""
+    p = partial.get("p")
+    if p:
+        for field in people.SETS:
+            members = p.get(field)
+            if isinstance(members, dict):
+                p[field] = len(members)
+    return partial
+
+
+def _settled(p: dict) -> bool:
+    return any(isinstance(p.get(field), int) for field in people.SETS)
+
+
 def merge(a: dict, b: dict) -> dict:
     """a + b, added into a: a is the group's own partial (made for it, or decoded for it), and b is
     not used again."""
     p = a.get("p")
-    if p is None:
+    if not p:
         a["p"] = b.get("p", {})
     elif b.get("p"):
+        if _settled(p) or _settled(b["p"]):  # two shards counted the same owner's members: never add them
+            raise ValueError("one owner's days came from two shards; they must all live in the owner's partition")
         people.accumulate(p, b["p"])
     for field in ("av", "aw"):
         a[field] = a.get(field, 0) + b.get(field, 0)
@@ -71,14 +94,23 @@ def merge(a: dict, b: dict) -> dict:
     return a
 
 
+def distinct(p: dict, field: str) -> int:
+    """How many contacts or conversations a partial counts: its count map's size, or the size a
+    shard settled (``settle``)."""
+    members = p.get(field)
+    if members is None:
+        return 0
+    return members if isinstance(members, int) else len(members)
+
+
 def _common(p: dict) -> dict:
-    handled = len(p.get("handled", {}))
+    handled = distinct(p, "handled")
     return {
         "handle": p.get("handle_us", 0),
         "no_reply": p.get("no_reply_us", 0),
         "cherry": p.get("cherry_us", 0),
         "avg_handle": cell.average_seconds(p.get("handle_us", 0), handled),
-        "contacts": str(len(p.get("contacts", {}))),
+        "contacts": str(distinct(p, "contacts")),
         "csat": [str(p.get(f"csat{k}", 0)) for k in range(1, 6)],
     }
 

@@ -44,6 +44,9 @@ class Report:
     # table name -> the key prefix of the only states of that table the report reads (the others
     # are not even read from the store); its source functions still check every key they get
     prefixes: dict[str, str] = field(default_factory=dict)
+    # (partial) -> partial: what a group's partial, merged in its shard, becomes as it leaves the shard
+    # (an aggregate report whose groups' parts that must meet all live in one shard)
+    settle: Callable | None = None
     # About what scanning one stored key costs, against a conversations_resolved row (which reads
     # only the conversation's summary): a report that decodes whole conversations and makes a row
     # per message costs about twelve times as much. Whether a shard goes to an export helper
@@ -96,7 +99,9 @@ def shard_part(report: Report, ctx, states) -> list:
     """One shard's answer from its (source table, key, state) triples: rows sorted by their
     sort key, or partials already merged per group (``[[group_key, partial], ...]``)."""
     if report.aggregate:
-        return [[k, v] for k, v in combine(report, _items(report, ctx, states)).items()]
+        groups = combine(report, _items(report, ctx, states))
+        settle = report.settle
+        return [[k, v] for k, v in groups.items()] if settle is None else [[k, settle(v)] for k, v in groups.items()]
     return sorted(_items(report, ctx, states), key=_sort_key)
 
 
@@ -168,10 +173,10 @@ REPORTS: dict[str, Report] = {
         Report("messages", {"conversations": messages.rows}, key_cost=12),
         Report("agent_responses", {"conversations": responses.rows}, key_cost=2),
         Report("agent_metrics", {"owner_days": people.agent_day_rows, "presence": people.presence_rows},
-               group_by={"presence": agent_of},
-               merge=people.merge, finish=people.agent_row, prefixes={"owner_days": "agent:"}),
+               group_by={"presence": agent_of}, merge=people.merge, finish=people.agent_row,
+               settle=people.settle, prefixes={"owner_days": "agent:"}),
         Report("teams", {"owner_days": people.team_day_rows}, merge=people.merge, finish=people.team_row,
-               prefixes={"owner_days": "team:"}),
+               settle=people.settle, prefixes={"owner_days": "team:"}),
         Report("agent_presence", {"presence": presence.rows}, group_by={"presence": agent_of}),
         Report("topics", {"conversations": catalog.topic_partials}, catalog.merge_counts, catalog.topic_finish),
         Report("tags", {"conversations": catalog.tag_partials}, catalog.tag_merge, catalog.tag_finish),

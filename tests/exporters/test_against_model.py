@@ -70,10 +70,17 @@ class Pipeline:
             self.tables["owner_days"][key] = self.owner_days[key]  # read as a report reads it
 
     def shards(self, n, rng):
+        """The states spread over n shards at random, except that an owner's days share a shard, as
+        they share the owner's partition (``people-updates`` is keyed by the owner)."""
         shards = [defaultdict(dict) for _ in range(n)]
+        owners: dict[str, int] = {}
         for table, states in self.tables.items():
             for key, state in states.items():
-                shards[rng.randrange(n)][table][key] = state
+                if table == "owner_days":
+                    shard = owners.setdefault(key.rsplit("|", 2)[0], rng.randrange(n))
+                else:
+                    shard = rng.randrange(n)
+                shards[shard][table][key] = state
         return shards
 
 

@@ -1,0 +1,42 @@
+"""agent_metrics and teams partials (exporters/people.py): a shard settles a group's distinct counts
+before its part leaves it, and the rows stay the same."""
+import pytest
+
+from convoflow.exporters import people
+from convoflow.exporters.context import ReportContext
+from convoflow.exporters.request import ExportRequest
+
+CTX = ReportContext(ExportRequest("r", "agent_metrics", "UTC", "2024-07-01", "2024-07-02"), 0)
+
+
+def day(contacts, handled, handle_us=60_000_000):
+    return {"p": {"replies": 2, "sessions": 1, "handle_us": handle_us,
+                  "contacts": {c: 1 for c in contacts}, "handled": {h: 1 for h in handled}}}
+
+
+def owners_shard():
+    """An agent's two days, merged in the shard that holds them (a contact and a conversation on both)."""
+    return people.merge(day(["ct-1", "ct-2"], ["c-1"]), day(["ct-2", "ct-3"], ["c-1", "c-2"]))
+
+
+def test_a_settled_partial_counts_each_member_once_and_makes_the_same_row():
+    unsettled = owners_shard()
+    settled = people.settle(owners_shard())
+    assert settled["p"]["contacts"] == 3 and settled["p"]["handled"] == 2
+    presence = {"av": 3_600_000_000, "aw": 0, "present": True}  # from the presence partition's shard
+    assert list(people.agent_row(CTX, "a-1", people.merge(settled, dict(presence)))) == \
+        list(people.agent_row(CTX, "a-1", people.merge(unsettled, dict(presence))))
+    assert list(people.agent_row(CTX, "a-1", people.merge(dict(presence), people.settle(owners_shard())))) == \
+        list(people.agent_row(CTX, "a-1", people.merge(dict(presence), owners_shard())))
+
+
+def test_a_partial_without_members_settles_as_it_is():
+    assert people.settle({"av": 5, "present": True}) == {"av": 5, "present": True}
+    assert people.settle({"p": {"replies": 1}}) == {"p": {"replies": 1}}
+
+
+def test_an_owners_days_from_two_shards_are_refused_not_added():
+    with pytest.raises(ValueError, match="one owner's days came from two shards"):
+        people.merge(people.settle(owners_shard()), day(["ct-9"], ["c-9"]))
+    with pytest.raises(ValueError, match="one owner's days came from two shards"):
+        people.merge(day(["ct-9"], ["c-9"]), people.settle(owners_shard()))
