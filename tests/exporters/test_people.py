@@ -40,3 +40,10 @@ def test_an_owners_days_from_two_shards_are_refused_not_added():
         people.merge(people.settle(owners_shard()), day(["ct-9"], ["c-9"]))
     with pytest.raises(ValueError, match="one owner's days came from two shards"):
         people.merge(day(["ct-9"], ["c-9"]), people.settle(owners_shard()))
+
+
+def test_the_settled_check_names_every_count_map():
+    from convoflow.tables import people as owner_days
+    assert set(owner_days.SETS) == {"contacts", "handled"}, "exporters.people._settled names each count map"
+    for field in owner_days.SETS:
+        assert people._settled({field: 3}) and not people._settled({field: {"x": 1}})
