@@ -5,7 +5,8 @@ Two shapes of report:
   state yields ``(sort_key, row)`` and the coordinator only sorts;
 - *aggregate reports* (per agent, team, contact, topic, ...): each scanned state
   yields ``(group_key, partial)``; partials are merged with ``merge`` (in the
-  shard, then across shards) and ``finish`` turns each group into a row.
+  shard, then across shards; ``settle``, when a report has it, compacts each
+  group's partial as it leaves its shard) and ``finish`` turns each group into a row.
 """
 from __future__ import annotations
 
