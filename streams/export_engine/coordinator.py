@@ -170,7 +170,7 @@ class Coordinator:
         every shard has caught up, as for an export).
         """
         await asyncio.wait_for(self.inbox.started.wait(), self.timeout)
-        consumer = self.inbox.consumer
+        consumer = self.inbox.offsets
         if keys is None or fresh:
             # A whole report's shards may go to export helpers (a row report written to a file, or the
             # partials of an aggregate one): they start while the shards catch up.
@@ -200,7 +200,7 @@ class Coordinator:
         longest chain, so a busy broker cannot keep an export catching up. ``warm``: the report whose
         scan follows, for the shards to start export helpers meanwhile (with the first round).
         """
-        consumer, done = self.inbox.consumer, None
+        consumer, done = self.inbox.offsets, None
         for _ in range(CATCHUP_HOPS):
             ends = await end_offsets(consumer, self.inputs + self.internal)
             if ends == done:

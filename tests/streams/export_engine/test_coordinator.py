@@ -13,13 +13,15 @@ def catch_up_rounds(monkeypatch, ends_seen: list[dict], warm=None, bodies=None) 
     last = {}
 
     async def end_offsets(consumer, topics):
+        # Not the parts reader: the broker would answer this only after that reader's waiting fetch.
+        assert consumer == "offsets client"
         nonlocal last
         last = next(reads, last)
         return last
 
     monkeypatch.setattr(coordinating, "end_offsets", end_offsets)
     coordinator = coordinating.Coordinator.__new__(coordinating.Coordinator)
-    coordinator.inbox = SimpleNamespace(consumer=None)
+    coordinator.inbox = SimpleNamespace(offsets="offsets client", consumer="parts reader")
     coordinator.inputs, coordinator.internal = ["t-messages"], ["t-people-updates"]
     rounds = []
 
