@@ -18,17 +18,30 @@ def owner_day(ctx: ReportContext, kind: str, key: str) -> tuple[str, int] | None
     return owner_id, day
 
 
-def _day_rows(kind: str):
-    def rows(ctx: ReportContext, key: str, record: dict):
-        found = owner_day(ctx, kind, key)
-        if found is None:
-            return
-        owner_id, day = found
-        partial = people.in_range(day, record, ctx.start_us, ctx.end_us, ctx.channels)
-        if partial:
-            yield owner_id, {"p": partial}
+def _owner_days(kind: str):
+    def fold(ctx: ReportContext, records):
+        """(owner id, {"p": partial}) of the ``(key, record)`` of one shard's ``owner_days``, in key
+        order: the days of an owner that meet R, added up as they come. The store keeps an owner's
+        keys together, so an owner is mostly one item; one met again is merged like any group."""
+        owner = total = None
+        for key, record in records:
+            found = owner_day(ctx, kind, key)
+            if found is None:
+                continue
+            owner_id, day = found
+            partial = people.in_range(day, record, ctx.start_us, ctx.end_us, ctx.channels)
+            if not partial:
+                continue
+            if owner_id != owner:  # decoded for this record: the new owner's to add into
+                if total:
+                    yield owner, {"p": total}
+                owner, total = owner_id, partial
+            else:
+                people.accumulate(total, partial)
+        if total:
+            yield owner, {"p": total}
 
-    return rows
+    return fold
 
 
 def presence_overlaps(ctx: ReportContext, state: dict):
@@ -155,5 +168,5 @@ def team_row(ctx: ReportContext, team_id: str, partial: dict):
     yield row, row
 
 
-agent_day_rows = _day_rows("agent")
-team_day_rows = _day_rows("team")
+agent_days = _owner_days("agent")
+team_days = _owner_days("team")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from itertools import groupby
 from operator import itemgetter
 from typing import IO, Callable
 
@@ -25,15 +26,27 @@ from convoflow.tables.presence import agent_of
 
 RUN_ROWS = 50_000  # rows out of order that a shard sorts in memory before it sends them as a run
 _sort_key = itemgetter(0)
+_source_of = itemgetter(0)  # of a (table, key, state) triple
 
 # How a table's stored values are read (default: one JSON document); a report may read them its own way.
 TABLE_DECODE = {"owner_days": owner_days.decode_day_totals, "conversations": conversation.decode}
 
 
 @dataclass(frozen=True)
+class Fold:
+    """A report's reading of a whole table, in place of a function per state: ``(ctx, states)`` ->
+    ``(group_key, partial)`` items, where ``states`` are the shard's ``(key, state)`` of that table in
+    key order (for a report that adds up runs of keys of one group as they come)."""
+    fold: Callable
+
+    def __call__(self, ctx, states):
+        return self.fold(ctx, states)
+
+
+@dataclass(frozen=True)
 class Report:
     export_type: str
-    # table name -> (ctx, key, state) -> iterable of (sort_key, row) or (group_key, partial)
+    # table name -> (ctx, key, state) -> iterable of (sort_key, row) or (group_key, partial); or a Fold
     sources: dict[str, Callable]
     merge: Callable | None = None  # (partial, partial) -> partial
     finish: Callable | None = None  # (ctx, group_key, partial) -> iterable of (sort_key, row)
@@ -86,12 +99,17 @@ def _items(report: Report, ctx, states):
     """What the report's source functions make of (source table, key, state) triples, grouped first
     where the report groups a table's states."""
     groups: dict[tuple, dict] = {}
-    for source, key, state in states:
+    for source, triples in groupby(states, key=_source_of):
+        read = report.sources[source]
         group = report.group_by.get(source)
-        if group is None:
-            yield from report.sources[source](ctx, key, state)
+        if isinstance(read, Fold):
+            yield from read(ctx, ((key, state) for _, key, state in triples))
+        elif group is None:
+            for _, key, state in triples:
+                yield from read(ctx, key, state)
         else:
-            groups.setdefault((source, group(key)), {}).update(state)
+            for _, key, state in triples:
+                groups.setdefault((source, group(key)), {}).update(state)
     for (source, key), state in groups.items():
         yield from report.sources[source](ctx, key, state)
 
@@ -173,10 +191,10 @@ REPORTS: dict[str, Report] = {
         Report("conversations_open", {"conversations": conversations.open_rows}, decode=conversations.DECODE),
         Report("messages", {"conversations": messages.rows}, key_cost=12),
         Report("agent_responses", {"conversations": responses.rows}, key_cost=2),
-        Report("agent_metrics", {"owner_days": people.agent_day_rows, "presence": people.presence_rows},
+        Report("agent_metrics", {"owner_days": Fold(people.agent_days), "presence": people.presence_rows},
                group_by={"presence": agent_of}, merge=people.merge, finish=people.agent_row,
                settle=people.settle, prefixes={"owner_days": "agent:"}),
-        Report("teams", {"owner_days": people.team_day_rows}, merge=people.merge, finish=people.team_row,
+        Report("teams", {"owner_days": Fold(people.team_days)}, merge=people.merge, finish=people.team_row,
                settle=people.settle, prefixes={"owner_days": "team:"}),
         Report("agent_presence", {"presence": presence.rows}, group_by={"presence": agent_of}),
         Report("topics", {"conversations": catalog.topic_partials}, catalog.merge_counts, catalog.topic_finish),

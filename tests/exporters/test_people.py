@@ -47,3 +47,26 @@ def test_the_settled_check_names_every_count_map():
     assert set(owner_days.SETS) == {"contacts", "handled"}, "exporters.people._settled names each count map"
     for field in owner_days.SETS:
         assert people._settled({field: 3}) and not people._settled({field: {"x": 1}})
+
+
+def stored_day(owner, day, conversations):
+    """(key, record as a report reads it) of an owner's day holding these conversations' partials."""
+    from convoflow.tables import people as owner_days
+    record = owner_days.new_day()
+    for cid, contact in conversations:
+        bucket = day * owner_days.BUCKETS_PER_DAY + 40
+        owner_days.replace_in_day(record, cid, {f"ch-1|{bucket}": {"replies": 1, "contacts": {contact: 1}}})
+    return owner_days.day_key(owner, day, 0), owner_days.decode_day_totals(owner_days.encode_day(record))
+
+
+def test_an_owners_days_in_key_order_are_added_up_as_one_item():
+    ctx = ReportContext(ExportRequest("r", "agent_metrics", "UTC", "2024-07-01", "2024-07-03"), 0)
+    first = 19905  # 2024-07-01
+    days = [stored_day("agent:a-1", first, [("c-1", "ct-1")]), stored_day("agent:a-1", first + 1, [("c-2", "ct-1"), ("c-3", "ct-2")]),
+            stored_day("agent:a-2", first, [("c-4", "ct-3")]), stored_day("team:t-1", first, [("c-1", "ct-1")]),
+            stored_day("agent:a-3", first + 9, [("c-5", "ct-4")])]  # a day outside R
+    items = list(people.agent_days(ctx, iter(days)))
+    assert items == [("a-1", {"p": {"replies": 3, "contacts": {"ct-1": 2, "ct-2": 1}}}),
+                     ("a-2", {"p": {"replies": 1, "contacts": {"ct-3": 1}}})]
+    again = [days[0], days[2], days[1]]  # an owner met again: another item, merged like any group
+    assert [owner for owner, _ in people.agent_days(ctx, iter(again))] == ["a-1", "a-2", "a-1"]
