@@ -6,6 +6,7 @@ import io
 import os
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 _UNSAFE_START = ("=", "+", "-", "@", "\t", "\r")
@@ -154,15 +155,20 @@ def line_formatter():
     return line
 
 
+WRITE_LINES = 1_000  # lines joined into one write
+
+
 def write_lines(path: str, header: list[str], lines) -> int:
-    """``write`` for rows already formatted as CSV lines."""
+    """``write`` for rows already formatted as CSV lines (a thousand at a time: a write per line
+    was about a tenth of an export's merge)."""
     tmp = f"{path}.part"
     count = 0
+    lines = iter(lines)
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         _writer(f).writerow(header)
-        for text in lines:
-            f.write(text)
-            count += 1
+        while chunk := list(islice(lines, WRITE_LINES)):
+            f.write("".join(chunk))
+            count += len(chunk)
     os.replace(tmp, path)
     return count
 

@@ -21,6 +21,14 @@ def test_lines_are_what_the_writer_writes(tmp_path):
     assert lines_path.read_bytes() == path.read_bytes() == csvfile.encode(["h1", "h2"], ROWS)
 
 
+def test_lines_written_in_several_writes_are_the_same_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(csvfile, "WRITE_LINES", 3)
+    rows = [[f"c-{i}", ROWS[i % 2][i % 8]] for i in range(10)]
+    line = csvfile.line_formatter()
+    assert csvfile.write_lines(str(tmp_path / "l.csv"), ["h1", "h2"], (line(r) for r in rows)) == 10
+    assert (tmp_path / "l.csv").read_bytes() == csvfile.encode(["h1", "h2"], rows)
+
+
 CELLS = st.one_of(st.text(alphabet=st.sampled_from(list('ab ,"\r\n\0\'=ü')), max_size=6),
                   st.sampled_from(["", "x", "2024-07-03T10:20:33+00:00"]))
 
