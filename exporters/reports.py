@@ -58,8 +58,8 @@ class Report:
     # table name -> the key prefix of the only states of that table the report reads (the others
     # are not even read from the store); its source functions still check every key they get
     prefixes: dict[str, str] = field(default_factory=dict)
-    # (partial) -> partial: what a group's partial, merged in its shard, becomes as it leaves the shard
-    # (an aggregate report whose groups' parts that must meet all live in one shard)
+    # (partial) -> partial: what a group's partial, merged in its shard, becomes as it leaves the
+    # shard, for a report whose count maps of a group all come from one shard (exporters/people.py)
     settle: Callable | None = None
     # About what scanning one stored key costs, against a conversations_resolved row (which reads
     # only the conversation's summary): a report that decodes whole conversations and makes a row
