@@ -116,7 +116,7 @@ def read_runs(runs: list[list]):
 def scan(job: dict, directory: str) -> list[list]:
     """The helper's work: the job's report over the checkpoints in ``directory``, into run files there."""
     report = REPORTS[job["report"]]
-    contacts = ContactCopy.open_checkpoint(os.path.join(directory, CONTACTS))
+    contacts = ContactCopy.open_checkpoint(job.get("contacts") or os.path.join(directory, CONTACTS))
     ctx = ReportContext(ExportRequest.from_params(job["request"]), job["as_of_us"], Directory(job["directory"]),
                         contacts.get, job["url_template"])
     stores = {source: open_checkpoint(os.path.join(directory, source)) for source in report.sources}
@@ -205,6 +205,8 @@ class ScanProcesses:
         self.slots: asyncio.Semaphore | None = None
         self.idle: list[Helper] = []  # helpers up and waiting for a scan
         self.helpers = 0  # helpers up: idle, scanning or starting
+        # export -> [checkpoint of the contact copy, scans using it]: one per export, not per shard
+        self.contact_copies: dict[str, list] = {}
         shutil.rmtree(root, ignore_errors=True)  # what a stopped worker's exports left
 
     def wanted(self, dbs: dict, key_cost: int = 1) -> bool:
@@ -212,26 +214,30 @@ class ScanProcesses:
         (``Report.key_cost``), reach ``min_keys``."""
         return self.limit > 0 and sum(estimated_keys(db) for db in dbs.values()) * key_cost >= self.min_keys
 
-    async def scan(self, name: str, job: dict, dbs: dict, contacts: ContactCopy) -> tuple[str, list[list]]:
-        """Checkpoint ``dbs`` (table -> store) and ``contacts`` into a new directory, have a helper
-        scan them; the directory and the helper's run files (``[[run, path], ...]``) in it."""
+    async def scan(self, name: str, job: dict, dbs: dict, contacts: ContactCopy,
+                   export: str | None = None) -> tuple[str, list[list]]:
+        """Checkpoint ``dbs`` (table -> store) into a new directory, have a helper scan them; the
+        directory and the helper's run files (``[[run, path], ...]``) in it. The scans of one
+        ``export`` (each after its shard's copy of the contacts caught up to the export's offsets)
+        share one checkpoint of ``contacts``, made by the first of them."""
         if self.slots is None:
             self.slots = asyncio.Semaphore(self.limit)
         directory = os.path.join(self.root, name)
         os.makedirs(self.root, exist_ok=True)
         shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory)
+        export, copy = export or name, None
         try:
             # On the event loop's thread, not another: a rebalance closes a revoked partition's
             # store from this thread, never in the middle of this.
             started = time.monotonic()
             for source, db in dbs.items():
                 checkpoint(db, os.path.join(directory, source))
-            contacts.checkpoint(os.path.join(directory, CONTACTS))
+            copy = self._contact_copy(export, contacts)
             checkpointed = time.monotonic()
             async with self.slots:
                 waited = time.monotonic()
-                runs = await self.run(directory, job)
+                runs = await self.run(directory, {**job, "contacts": copy})
             # The helper is free: the scan waiting for it starts before this one's answer is handled.
             await asyncio.sleep(0)
             log.info("export scan %s: checkpoints %.2f s, waited %.2f s, scan process %.2f s", name,
@@ -240,6 +246,26 @@ class ScanProcesses:
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
+        finally:
+            if copy is not None:
+                self._release_contact_copy(export)
+
+    def _contact_copy(self, export: str, contacts: ContactCopy) -> str:
+        shared = self.contact_copies.get(export)
+        if shared is None:
+            path = os.path.join(self.root, f"{export}-{CONTACTS}")
+            shutil.rmtree(path, ignore_errors=True)
+            contacts.checkpoint(path)
+            shared = self.contact_copies[export] = [path, 0]
+        shared[1] += 1
+        return shared[0]
+
+    def _release_contact_copy(self, export: str) -> None:
+        shared = self.contact_copies[export]
+        shared[1] -= 1
+        if shared[1] == 0:
+            del self.contact_copies[export]
+            shutil.rmtree(shared[0], ignore_errors=True)
 
     async def warm(self) -> None:
         """Start a helper for a scan that is about to come (its export is catching up), unless

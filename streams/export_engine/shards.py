@@ -164,7 +164,7 @@ class Shards:
         as read from the helper's JSON, and one in another worker as the worker's own scan sends them."""
         job = {"report": req["report"], "request": req["request"], "as_of_us": req["as_of_us"],
                "directory": self.replica.directory.entries, "url_template": self.runtime.settings.url_template}
-        directory, runs = await self.processes.scan(f"{token}-{p}", job, dbs, self.replica.identifiers)
+        directory, runs = await self.processes.scan(f"{token}-{p}", job, dbs, self.replica.identifiers, export=token)
         self.runtime.scan_processes += 1
         if not req.get("lines"):
             try:

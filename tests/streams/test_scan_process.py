@@ -243,3 +243,30 @@ def test_a_helper_deletes_the_checkpoints_it_scanned_and_keeps_its_runs(tmp_path
         scan_process.serve([orjson.dumps({"job": job(directory), "directory": str(scans)})], out)
     runs = orjson.loads(answers.read_bytes())["runs"]
     assert runs and sorted(os.listdir(scans)) == sorted(os.path.basename(p) for _, p in runs)
+
+
+def test_the_scans_of_one_export_share_one_checkpoint_of_the_contacts(tmp_path, simulated, stores):
+    values, directory, contacts = simulated
+    db, copy, processes = stores
+    j = {**job(directory), "url_template": ReportContext.__dataclass_fields__["url_template"].default}
+    made = []
+
+    class Counted:
+        def checkpoint(self, path):
+            made.append(path)
+            copy.checkpoint(path)
+
+    async def scenario():
+        first = await asyncio.gather(*(processes.scan(f"e1-{p}", j, {"conversations": db}, Counted(), export="e1")
+                                       for p in range(3)))
+        left = sorted(os.listdir(tmp_path / "scans"))
+        await processes.scan("e2-0", j, {"conversations": db}, Counted(), export="e2")
+        await processes.close()
+        return first, left
+
+    first, left = asyncio.run(scenario())
+    expected = expected_lines(values, directory, contacts)
+    for _, runs in first:  # every scan read the identifiers (a spreadsheet-unsafe one among them)
+        assert list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs])) == expected
+    assert [os.path.basename(p) for p in made] == ["e1-contacts-copy", "e2-contacts-copy"], "one per export"
+    assert left == ["e1-0", "e1-1", "e1-2"], "the export's copy goes once its last scan is done"

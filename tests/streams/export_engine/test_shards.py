@@ -52,7 +52,7 @@ class HelperScans:
     def __init__(self, root, part):
         self.root, self.part = root, part
 
-    async def scan(self, name, job, dbs, contacts):
+    async def scan(self, name, job, dbs, contacts, export=None):
         directory = self.root / name
         directory.mkdir()
         return str(directory), write_part(self.part, str(directory))
