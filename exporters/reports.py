@@ -114,13 +114,16 @@ def _items(report: Report, ctx, states):
         yield from report.sources[source](ctx, key, state)
 
 
+def _as_it_is(partial):
+    return partial
+
+
 def shard_part(report: Report, ctx, states) -> list:
     """One shard's answer from its (source table, key, state) triples: rows sorted by their
     sort key, or partials already merged per group (``[[group_key, partial], ...]``)."""
     if report.aggregate:
-        groups = combine(report, _items(report, ctx, states))
-        settle = report.settle
-        return [[k, v] for k, v in groups.items()] if settle is None else [[k, settle(v)] for k, v in groups.items()]
+        settle = report.settle or _as_it_is
+        return [[k, settle(v)] for k, v in combine(report, _items(report, ctx, states)).items()]
     return sorted(_items(report, ctx, states), key=_sort_key)
 
 
