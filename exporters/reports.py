@@ -10,11 +10,10 @@ Two shapes of report:
 """
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
-from typing import IO, Callable
+from typing import Callable
 
 import orjson
 
@@ -156,23 +155,6 @@ def shard_lines(report: Report, ctx, states, run_rows: int = RUN_ROWS):
     waiting.sort(key=_sort_key)
     for item in waiting:
         yield run, item
-
-
-def append_run(f: IO[bytes], items) -> None:
-    dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
-    f.writelines(dumps(item, option=opt) for item in items)
-
-
-def read_run(f: IO[bytes]):
-    loads = orjson.loads
-    for raw in f:
-        yield loads(raw)
-
-
-def merge_lines(runs):
-    """Sorted ``[sort_key, line]`` runs (of every shard) merged into one sorted stream of lines."""
-    for _, text in heapq.merge(*runs, key=_sort_key):
-        yield text
 
 
 def merge_parts(report: Report, ctx, parts) -> list:

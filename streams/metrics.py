@@ -11,6 +11,8 @@ Every worker serves its own figures (scrape every worker):
 - ``convoflow_exports_total{export_type,status}`` and the histogram
   ``convoflow_export_duration_seconds{export_type}`` of exports this worker coordinated;
 - ``convoflow_export_scan_processes_total``: shards this worker scanned in a process of their own;
+- ``convoflow_export_split_merges_total``: exports whose merge into the CSV file the export processes
+  split by key range;
 - ``convoflow_recovery_in_progress``, ``convoflow_recovery_done``, ``convoflow_recovery_remaining_records``,
   ``convoflow_rebalances_total``, ``convoflow_assigned_partitions``;
 - ``convoflow_replica_entries{kind}``, ``convoflow_schedules``, ``convoflow_schedule_leader``,
@@ -201,6 +203,9 @@ class Metrics:
                    "Time from request to file of exports coordinated by this worker.", histogram)
         out.family("convoflow_export_scan_processes_total", "counter",
                    "Export shards of this worker scanned by a process of their own.", [("", {}, r.scan_processes)])
+        out.family("convoflow_export_split_merges_total", "counter",
+                   "Exports whose merge into the CSV file the export processes split by key range.",
+                   [("", {}, r.split_merges)])
         rec = self.recovery()
         out.gauge("convoflow_recovery_in_progress", "1 while tables are restored from their changelogs.", rec["in_progress"])
         out.gauge("convoflow_recovery_done", "1 once the tables of the current assignment are restored.", rec["done"])

@@ -31,6 +31,7 @@ class Runtime:
     dead_letters: dict = field(default_factory=lambda: defaultdict(int))
     exports: list = field(default_factory=list)  # (export_type, status, seconds)
     scan_processes: int = 0  # export shards scanned by a process of their own (convoflow.streams.scan_process)
+    split_merges: int = 0  # exports whose merge the export processes split by key range
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
     notes: list = field(default_factory=list)  # what happened before logging was set up, logged at start
 

@@ -24,6 +24,7 @@ The helper imports the report rules and rocksdict, never Faust or Kafka.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -35,7 +36,8 @@ from collections import deque
 import orjson
 
 from convoflow.exporters.context import ReportContext
-from convoflow.exporters.reports import REPORTS, append_run, decoder, read_run, shard_lines, shard_part
+from convoflow.exporters.reports import REPORTS, decoder, shard_lines, shard_part
+from convoflow.exporters.runs import append_run, merge_range, read_run, split_keys
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams import heap
 from convoflow.streams.contact_copy import ContactCopy
@@ -48,6 +50,7 @@ CONTACTS = "contacts-copy"  # the checkpoint of the contact identifiers, beside 
 RUN_CHUNK = 1_000  # [sort_key, line] items written to a run file at once
 HELPER = [sys.executable, "-m", "convoflow.streams.scan_process"]  # jobs on its stdin, answers on its stdout
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an answer line lists run files: far less
+MERGE_SPLIT_BYTES = 4 << 20  # run files of an export from which their merge is split across the helpers
 
 
 def store_states(report, dbs: dict, keys: dict | None = None):
@@ -130,6 +133,13 @@ def scan(job: dict, directory: str) -> list[list]:
         contacts.close()
 
 
+def merge_job(job: dict) -> int:
+    """A helper's part of a split merge: the lines of the run files ``job["runs"]`` whose sort key is
+    in [``job["low"]``, ``job["high"]``), merged and appended to ``job["out"]``; how many."""
+    with open(job["out"], "ab") as out:
+        return merge_range(job["runs"], job["low"], job["high"], out)
+
+
 def drop_checkpoints(job: dict, directory: str | None) -> None:
     """The checkpoints a job scanned, deleted (its run files stay): the helper deletes them once it
     has scanned them, before it answers, so that this is not work for the worker's event loop."""
@@ -163,9 +173,16 @@ class Helper:
 
     async def scan(self, directory: str, job: dict) -> list[list]:
         """The run files (``[[run, path], ...]``) of ``job`` over the checkpoints in ``directory``."""
+        return (await self.ask({"directory": directory, "job": job}))["runs"]
+
+    async def merge(self, job: dict) -> int:
+        """``merge_job``'s lines written: a key range of run files merged into a segment file."""
+        return (await self.ask({"merge": job}))["lines"]
+
+    async def ask(self, request: dict) -> dict:
         proc = self.proc
         try:
-            proc.stdin.write(orjson.dumps({"directory": directory, "job": job}) + b"\n")
+            proc.stdin.write(orjson.dumps(request) + b"\n")
             await proc.stdin.drain()
             line = await proc.stdout.readline()
         except (BrokenPipeError, ConnectionResetError):
@@ -178,7 +195,7 @@ class Helper:
         answer = orjson.loads(line)
         if "error" in answer:
             raise RuntimeError(f"export scan process failed: {answer['error']}")
-        return answer["runs"]
+        return answer
 
     async def kill(self) -> None:
         if self.proc.returncode is None:
@@ -200,8 +217,9 @@ class Helper:
 class ScanProcesses:
     """The worker's side: when to use a helper, the checkpoints, the helpers, at most ``limit`` at work at once."""
 
-    def __init__(self, root: str, limit: int, min_keys: int):
+    def __init__(self, root: str, limit: int, min_keys: int, merge_split_bytes: int = MERGE_SPLIT_BYTES):
         self.root, self.limit, self.min_keys = os.path.abspath(root), limit, min_keys
+        self.merge_split_bytes = merge_split_bytes
         self.slots: asyncio.Semaphore | None = None
         self.idle: list[Helper] = []  # helpers up and waiting for a scan
         self.helpers = 0  # helpers up: idle, scanning or starting
@@ -275,17 +293,51 @@ class ScanProcesses:
             self.idle.append(await self._start())
 
     async def run(self, directory: str, job: dict) -> list[list]:
-        """``job`` on an idle helper, or a new one; a helper whose scan failed or was cancelled is not
-        used again (a cancelled one is killed: its work is of no use)."""
+        """``job`` on an idle helper, or a new one."""
+        return await self._on_helper(lambda helper: helper.scan(directory, job))
+
+    async def _on_helper(self, work):
+        """``work(helper)`` on an idle helper, or a new one; a helper whose work failed or was
+        cancelled is not used again (a cancelled one is killed: its work is of no use)."""
         helper = self.idle.pop() if self.idle else await self._start()
         try:
-            runs = await helper.scan(directory, job)
+            answer = await work(helper)
         except BaseException:
             self.helpers -= 1
             await asyncio.shield(helper.kill())
             raise
         self.idle.append(helper)
-        return runs
+        return answer
+
+    def splits(self, runs: list[str]) -> bool:
+        """Whether the merge of the run files ``runs`` is worth splitting across the helpers."""
+        return self.limit > 1 and sum(os.path.getsize(path) for path in runs) >= self.merge_split_bytes
+
+    async def merge(self, runs: list[str], out: str) -> int:
+        """The sorted run files ``runs`` merged and appended to the file ``out``: split by key range
+        into ``limit`` ranges, each merged by a helper into a segment of its own (the first straight
+        into ``out``), at once; the other segments are then appended in key order. How many lines."""
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.limit)
+        bounds = [None, *split_keys(runs, self.limit), None]
+        segments = [out] + [f"{out}.{i}" for i in range(1, len(bounds) - 1)]
+
+        async def merge_range(i: int) -> int:
+            job = {"runs": runs, "low": bounds[i], "high": bounds[i + 1], "out": segments[i]}
+            async with self.slots:
+                return await self._on_helper(lambda helper: helper.merge(job))
+
+        try:
+            counts = await all_or_none([merge_range(i) for i in range(len(segments))])
+            with open(out, "r+b") as f:
+                f.seek(0, os.SEEK_END)
+                for segment in segments[1:]:
+                    _append_file(f, segment)
+            return sum(counts)
+        finally:
+            for segment in segments[1:]:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(segment)
 
     async def _start(self) -> Helper:
         self.helpers += 1
@@ -303,6 +355,39 @@ class ScanProcesses:
             await helper.close()
 
 
+async def all_or_none(coros: list) -> list:
+    """The results of ``coros`` run at once; when one fails, the others are cancelled and its
+    error raised."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            if t.exception() is not None:
+                raise t.exception()
+        return [t.result() for t in tasks]
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _append_file(out, path: str) -> None:
+    """The file ``path`` appended to ``out`` (open for writing at its end), in the kernel."""
+    out.flush()
+    with open(path, "rb") as src:
+        size, done = os.fstat(src.fileno()).st_size, 0
+        try:
+            while done < size and (n := os.copy_file_range(src.fileno(), out.fileno(), size - done)):
+                done += n
+        except OSError:  # a file system without it
+            src.seek(done)
+            shutil.copyfileobj(src, out)
+            return
+        if done < size:
+            src.seek(done)
+            shutil.copyfileobj(src, out)
+
+
 def serve(requests, answers) -> None:
     """The helper's loop: a job per line of ``requests``, its answer as a line of ``answers``.
 
@@ -312,10 +397,14 @@ def serve(requests, answers) -> None:
     for line in requests:
         request = orjson.loads(line)
         try:
-            answer = {"runs": scan(request["job"], request["directory"])}
+            if "merge" in request:
+                answer = {"lines": merge_job(request["merge"])}
+            else:
+                answer = {"runs": scan(request["job"], request["directory"])}
         except Exception as exc:  # the worker says why; the helper goes on with the next job
             answer = {"error": f"{type(exc).__name__}: {exc}"}
-        drop_checkpoints(request.get("job", {}), request.get("directory"))
+        if "merge" not in request:
+            drop_checkpoints(request.get("job", {}), request.get("directory"))
         answers.write(orjson.dumps(answer) + b"\n")
         answers.flush()
         gc.collect()

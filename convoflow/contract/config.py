@@ -224,6 +224,10 @@ class Settings:
         "CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "5000", whole(0),
         "least keys of a partition (in all the tables an export reads, each counted as often as the report's cost "
         "per key: 12 for `messages`, 2 for `agent_responses`) whose scan gets a process of its own")
+    export_merge_split_mb: int = setting(
+        "CONVOFLOW_EXPORT_MERGE_SPLIT_MB", "4", whole(0),
+        "least size of a row export's sorted runs (MB) whose merge into the CSV file is split by key range "
+        "across the export processes; 0: always, when there are two or more")
     api_token: str = setting(
         "CONVOFLOW_API_TOKEN", "", TEXT, "when set, every HTTP request needs `Authorization: Bearer <token>`")
     # Kafka security, passed to Faust and to every plain aiokafka client (kafka_kwargs, faust_credentials).
@@ -275,13 +279,16 @@ class Settings:
             raise ConfigError(f"CONVOFLOW_MALLOC_TRIM_SECONDS ({self.malloc_trim_seconds}) must be 0 (never) or more")
         return self.malloc_trim_seconds
 
-    def export_process_limits(self) -> tuple[int, int]:
-        """(processes at once, least keys of a partition) for ``convoflow.streams.scan_process.ScanProcesses``."""
+    def export_process_limits(self) -> tuple[int, int, int]:
+        """(processes at once, least keys of a partition, least bytes of a split merge) for
+        ``convoflow.streams.scan_process.ScanProcesses``."""
         if self.export_processes < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESSES ({self.export_processes}) must be 0 (never) or more")
         if self.export_process_min_keys < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS ({self.export_process_min_keys}) must be 0 or more")
-        return self.export_processes, self.export_process_min_keys
+        if self.export_merge_split_mb < 0:
+            raise ConfigError(f"CONVOFLOW_EXPORT_MERGE_SPLIT_MB ({self.export_merge_split_mb}) must be 0 or more")
+        return self.export_processes, self.export_process_min_keys, self.export_merge_split_mb << 20
 
     def stale_partition_seconds(self) -> float:
         """CONVOFLOW_STALE_PARTITION_HOURS in seconds."""

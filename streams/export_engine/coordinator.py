@@ -19,6 +19,7 @@ their keys, or on all of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
@@ -30,7 +31,8 @@ from convoflow.contract.events import TOPICS
 from convoflow.contract.times import parse_time
 from convoflow.contract.topics import changelog_topic, end_offsets
 from convoflow.exporters import csvfile
-from convoflow.exporters.reports import REPORTS, Report, append_run, merge_lines, merge_parts, read_run
+from convoflow.exporters.reports import REPORTS, Report, merge_parts
+from convoflow.exporters.runs import append_run, merge_lines, read_run
 from convoflow.exporters.request import BadRequest, ExportRequest, parse_request
 from convoflow.streams.export_engine.inbox import Inbox
 from convoflow.streams.export_engine.protocol import REASSIGNED, report_context
@@ -210,27 +212,56 @@ class Coordinator:
 
     async def write_lines(self, req: ExportRequest, report: Report, path: str, scan: dict) -> int:
         """A row report written as its shards' sorted lines arrive: each run of each shard goes
-        to a temporary file (or is one already, written by a scan process), and the files are
-        merged into the CSV, so no export is held in memory."""
-        runs: dict[tuple, object] = {}
-        made: list = []  # run files and directories of scan processes, this export's to delete
+        to a file (or is one already, written by a scan process), and the files are merged into
+        the CSV, so no export is held in memory. A large merge is split by key range across the
+        export helpers (``ScanProcesses.merge``)."""
+        processes = self.shards.processes
+        if processes is not None:
+            os.makedirs(processes.root, exist_ok=True)
+        received = tempfile.mkdtemp(prefix="runs-", dir=processes.root if processes else None)
+        made: list = [received]  # directories of run files, this export's to delete
+        runs: dict[tuple, str] = {}  # (shard, ..., run) -> its file, in the order they came
+        writing: dict[tuple, object] = {}  # the files of the runs that come as rows
 
         def sink(part: dict) -> None:
             if part.get("files"):
                 made.append(part["files"]["directory"])
                 for run, run_path in part["files"]["runs"]:
-                    runs[part["shard"], "process", run] = open(run_path, "rb")
+                    runs[part["shard"], "process", run] = run_path
             if part["rows"]:
-                append_run(runs.setdefault((part["shard"], part["run"]), tempfile.TemporaryFile()), part["rows"])
+                key = (part["shard"], part["run"])
+                if key not in writing:
+                    runs[key] = os.path.join(received, f"{part['shard']}-{part['run']}.jsonl")
+                    writing[key] = open(runs[key], "wb")
+                append_run(writing[key], part["rows"])
 
         try:
-            await self.fan_out(req, "scan", sink=sink, lines=True, **scan)
-            for f in runs.values():
-                f.seek(0)
-            return csvfile.write_lines(path, report.header, merge_lines(read_run(f) for f in runs.values()))
+            try:
+                await self.fan_out(req, "scan", sink=sink, lines=True, **scan)
+            finally:
+                for f in writing.values():
+                    f.close()
+            paths = list(runs.values())
+            if processes is not None and processes.splits(paths):
+                tmp = f"{path}.part"
+                try:
+                    with open(tmp, "w", encoding="utf-8", newline="") as f:
+                        f.write(csvfile.line_formatter()(report.header))
+                    count = await processes.merge(paths, tmp)
+                    os.replace(tmp, path)
+                    self.runtime.split_merges += 1
+                except BaseException:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(tmp)
+                    raise
+                return count
+            files = [open(p, "rb") for p in paths]
+            try:
+                return csvfile.write_lines(path, report.header, merge_lines(read_run(f) for f in files))
+            finally:
+                for f in files:
+                    f.close()
         finally:
-            for f in runs.values():
-                f.close()
             for directory in made:
                 shutil.rmtree(directory, ignore_errors=True)
 

@@ -3,7 +3,8 @@ import orjson
 
 from convoflow.contract.times import parse_time
 from convoflow.exporters import csvfile
-from convoflow.exporters.reports import REPORTS, decoder, merge_lines, merge_parts, shard_lines, shard_part
+from convoflow.exporters.reports import REPORTS, decoder, merge_parts, shard_lines, shard_part
+from convoflow.exporters.runs import merge_lines
 from convoflow.tables import conversation
 from convoflow.tables import directory
 from convoflow.tables.directory import Directory

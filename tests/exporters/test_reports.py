@@ -1,5 +1,6 @@
 """How a shard cuts a row report into sorted runs for the coordinator to merge."""
-from convoflow.exporters.reports import REPORTS, merge_lines, shard_lines
+from convoflow.exporters.reports import REPORTS, shard_lines
+from convoflow.exporters.runs import merge_lines
 from convoflow.exporters.request import ExportRequest
 from convoflow.exporters.context import ReportContext
 

@@ -16,8 +16,10 @@ AGGREGATE_REPORTS = ["agent_metrics", "teams", "contacts", "topics"]
 
 @pytest.fixture(scope="module")
 def processes(broker, tmp_path_factory):
-    # Every partition is "large": every row export's shard runs in a scan process.
-    env = {"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS": "0", "CONVOFLOW_EXPORT_PROCESSES": "1"}
+    # Every partition is "large": every row export's shard runs in a scan process, and every merge of
+    # run files is split by key range across two of them.
+    env = {"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS": "0", "CONVOFLOW_EXPORT_PROCESSES": "2",
+           "CONVOFLOW_EXPORT_MERGE_SPLIT_MB": "0"}
     with workers_running(tmp_path_factory.mktemp("scan-processes"), workers=2, env=env) as d:
         yield d
 
@@ -36,6 +38,7 @@ def events(processes):
 @pytest.mark.parametrize("export_type", ROW_REPORTS + AGGREGATE_REPORTS)
 def test_reports_from_scan_processes(processes, events, export_type):
     before = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
+    split_before = sum(scrape(w)[("convoflow_export_split_merges_total", ())] for w in processes.workers)
     result, body = processes.export(export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
     assert result["status"] == "completed", result
     expected = model.report(events, export_type, "Europe/Amsterdam", FIRST, LAST, as_of=AS_OF)
@@ -44,6 +47,8 @@ def test_reports_from_scan_processes(processes, events, export_type):
     after = [scrape(w)[("convoflow_export_scan_processes_total", ())] for w in processes.workers]
     assert sum(after) - sum(before) == 4, "each of the four shards was scanned by a process"
     assert all(a > b for a, b in zip(after, before)), "both workers scanned with processes"
+    splits = sum(scrape(w)[("convoflow_export_split_merges_total", ())] for w in processes.workers) - split_before
+    assert splits == (1 if export_type in ROW_REPORTS else 0), "a row report's merge was split across two processes"
 
 
 def test_scan_processes_leave_nothing_behind(processes, events):

@@ -14,7 +14,8 @@ import orjson
 from convoflow.contract.events import parse_record, topic_of
 from convoflow.contract.times import parse_time
 from convoflow.exporters.context import ReportContext
-from convoflow.exporters.reports import REPORTS, merge_lines, merge_parts, shard_lines, shard_part
+from convoflow.exporters.reports import REPORTS, merge_parts, shard_lines, shard_part
+from convoflow.exporters.runs import merge_lines
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams.contact_copy import NONE, ContactCopy
 from convoflow.streams import scan_process
@@ -270,3 +271,52 @@ def test_the_scans_of_one_export_share_one_checkpoint_of_the_contacts(tmp_path, 
         assert list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs])) == expected
     assert [os.path.basename(p) for p in made] == ["e1-contacts-copy", "e2-contacts-copy"], "one per export"
     assert left == ["e1-0", "e1-1", "e1-2"], "the export's copy goes once its last scan is done"
+
+
+def test_a_large_merge_is_split_by_key_range_across_the_helpers(tmp_path, simulated, stores):
+    """Two helpers scan two halves of a partition; their runs, merged by both helpers at once, one key
+    range each, make the file the whole merge makes, and nothing else is left."""
+    values, directory, contacts = simulated
+    db, copy, _ = stores
+    processes = ScanProcesses(str(tmp_path / "scans"), limit=2, min_keys=0)
+
+    async def scenario():
+        runs = []
+        for name in ("t-0", "t-1"):
+            _, made = await processes.scan(name, job(directory), {"conversations": db}, copy, export="t")
+            runs += [path for _, path in made]
+        whole = tmp_path / "whole.csv"
+        whole.write_text("h\r\n")
+        files = [open(p, "rb") for p in runs]
+        with open(whole, "a", encoding="utf-8", newline="") as f:
+            f.write("".join(merge_lines(scan_process.read_run(run) for run in files)))
+        split = tmp_path / "split.csv"
+        split.write_text("h\r\n")
+        count = await processes.merge(runs, str(split))
+        helpers = processes.helpers
+        await processes.close()
+        return whole.read_bytes(), split.read_bytes(), count, helpers
+
+    whole, split, count, helpers = asyncio.run(scenario())
+    assert split == whole and count == len(whole.split(b"\r\n")) - 2 > 100
+    assert helpers == 2
+    assert not [name for name in os.listdir(tmp_path) if name.startswith("split.csv.")], "no segment is left"
+
+
+def test_a_failing_split_merge_says_why_and_leaves_no_segment(tmp_path):
+    processes = ScanProcesses(str(tmp_path / "scans"), limit=2, min_keys=0)
+    runs = [tmp_path / "run-0.jsonl", tmp_path / "run-1.jsonl"]
+    runs[0].write_bytes(b"".join(b'[["a%03d"],"a\\r\\n"]\n' % i for i in range(100)))
+    runs[1].write_bytes(b"".join(b'[["b%03d"],%d]\n' % (i, i) for i in range(100)))  # a line that is no text
+    out = tmp_path / "out.csv"
+    out.write_bytes(b"")
+
+    async def scenario():
+        try:
+            await processes.merge([str(r) for r in runs], str(out))
+        finally:
+            await processes.close()
+
+    with pytest.raises(RuntimeError, match="export scan process failed: TypeError"):
+        asyncio.run(scenario())
+    assert sorted(os.listdir(tmp_path)) == ["out.csv", "run-0.jsonl", "run-1.jsonl"]

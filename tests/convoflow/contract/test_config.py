@@ -35,14 +35,16 @@ def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
 
 
 def test_export_processes_default_to_the_cores_and_are_checked(monkeypatch):
-    assert Settings().export_process_limits() == (os.cpu_count(), 5_000)
+    assert Settings().export_process_limits() == (os.cpu_count(), 5_000, 4 << 20)
     monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESSES", "0")  # never: every scan in the worker
     monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "500")
-    assert Settings().export_process_limits() == (0, 500)
+    assert Settings().export_process_limits() == (0, 500, 4 << 20)
     with pytest.raises(ConfigError, match="CONVOFLOW_EXPORT_PROCESSES"):
         Settings(export_processes=-1).export_process_limits()
     with pytest.raises(ConfigError, match="CONVOFLOW_EXPORT_PROCESS_MIN_KEYS"):
         Settings(export_process_min_keys=-5).export_process_limits()
+    with pytest.raises(ConfigError, match="CONVOFLOW_EXPORT_MERGE_SPLIT_MB"):
+        Settings(export_merge_split_mb=-1).export_process_limits()
 
 
 # ------------------------------------------------------------------ every setting declared, documented, checked
