@@ -33,39 +33,42 @@ def open_rows(ctx: ReportContext, cid: str, summary: dict | None):
 
 def row_of(ctx: ReportContext, cid: str, s: dict | None, resolved: bool) -> list[str] | None:
     """The conversation's row of conversations_resolved (``resolved``) or conversations_open, every
-    column; None when the request's channels leave it out."""
+    column; None when the request's channels leave it out. (Built as one list, with ``text`` and
+    ``seconds`` bound locally: this runs once per row of the largest exports.)"""
     if s is None or not ctx.keeps_channel(s["channel"]):
         return None
+    text, seconds, ts = cell.text, cell.seconds, ctx.ts
     contact_id = s["contact"]
     primary, secondary = ctx.contact_identifiers(contact_id) if contact_id else (None, None)
     r = s["resolution"]
-    resolved_by, reason, comment, trigger, resolved_at, resolver = r if r else (None,) * 6
-    row = [cell.text(cid)] + ctx.channel_cells(s["channel"]) + [
-        cell.text(contact_id), cell.text(primary), cell.text(secondary), ctx.ts(s["created"]),
-    ]
-    row += ctx.agent_cells(s["last_agent"])
-    row += ctx.team_cells(s["last_team"])
-    row += [cell.text(s["status"]), cell.text(resolved_by)]
-    if resolved:
-        row += [cell.text(reason), cell.text(comment), cell.text(trigger)] if r else ["", "", ""]
-    row += [ctx.ts(resolved_at)]
-    row += ctx.agent_cells(resolver)
+    resolved_by, reason, comment, trigger, resolved_at, resolver = r if r else _NO_RESOLUTION
     topics = s["topics"]
-    row += [
-        str(s["inbound"]), str(s["outbound"]), cell.seconds(s["first_response"]),
-        cell.seconds(s["handle"]), cell.seconds(s["no_reply"]), cell.seconds(s["cherry_picking"]),
-        cell.seconds(s["resolution_time"]),
-        cell.text(cell.joined(topics)) if topics else "",
-        cell.text(cell.joined(ctx.directory.name("topic", t) or "" for t in topics)) if topics else "",
-        ctx.url(cid), ctx.ts(s["last_updated"]), cell.text(s["language"]),
+    row = [
+        text(cid), *ctx.channel_cells(s["channel"]),
+        text(contact_id), text(primary), text(secondary), ts(s["created"]),
+        *ctx.agent_cells(s["last_agent"]), *ctx.team_cells(s["last_team"]),
+        text(s["status"]), text(resolved_by),
+        *((text(reason), text(comment), text(trigger)) if resolved else ()),
+        ts(resolved_at), *ctx.agent_cells(resolver),
+        str(s["inbound"]), str(s["outbound"]), seconds(s["first_response"]),
+        seconds(s["handle"]), seconds(s["no_reply"]), seconds(s["cherry_picking"]),
+        seconds(s["resolution_time"]),
+        text(cell.joined(topics)) if topics else "",
+        text(cell.joined(ctx.directory.name("topic", t) or "" for t in topics)) if topics else "",
+        ctx.url(cid), ts(s["last_updated"]), text(s["language"]),
     ]
     if resolved:
         survey = s["csat"]
         if survey is None:
-            row += ["", "", "", ""]
+            row += _NO_SURVEY
         elif not survey:
-            row += ["", "SENT", "", ""]
+            row += _SURVEY_SENT
         else:
             score, status, question, answer = survey
-            row += [cell.number(score), cell.text(status), cell.text(question), cell.text(answer)]
+            row += [cell.number(score), text(status), text(question), text(answer)]
     return row
+
+
+_NO_RESOLUTION = (None,) * 6
+_NO_SURVEY = ("", "", "", "")
+_SURVEY_SENT = ("", "SENT", "", "")
