@@ -18,10 +18,12 @@ from convoflow.streams.export_engine.inbox import Inbox
 from convoflow.streams.export_engine.protocol import report_context
 from convoflow.streams.export_engine.shards import Shards
 from convoflow.streams.replica import Replica
-from convoflow.streams.runtime import Runtime
+from convoflow.streams.runtime import Runtime, log
 from convoflow.streams.scan_process import ScanProcesses
 
 __all__ = ["Coordinator", "Inbox", "Shards", "register", "report_context"]
+
+HELPERS_CHECK_SECONDS = 10.0  # how often a worker checks whether it holds a partition that needs export helpers
 
 
 def register(app, runtime: Runtime, replica: Replica, tables: dict):
@@ -44,6 +46,13 @@ def register(app, runtime: Runtime, replica: Replica, tables: dict):
     async def export_shards(stream):
         async for event in stream.events():
             shards.start(event)
+
+    @app.timer(interval=HELPERS_CHECK_SECONDS)
+    async def ready_export_helpers():
+        try:
+            await shards.ready_helpers()
+        except Exception as exc:  # an export starts the helpers it needs then
+            log.warning("starting the export helpers ahead of exports failed: %r", exc)
 
     @app.on_partitions_revoked.connect
     async def stop_moved_shards(app, revoked, **kwargs):

@@ -196,3 +196,46 @@ def test_a_shard_is_answered_in_process_only_while_its_partition_is_active_and_s
     app.rebalancing = False
     app.consumer.started = False
     assert 1 not in shards.owned()
+
+
+def test_helpers_start_once_a_partition_this_worker_owns_is_large_enough(tmp_path):
+    """``ready_helpers`` with the real ``ScanProcesses``: nothing while every owned partition is small
+    (or a large one is not owned here), both helpers once an owned one reaches ``min_keys``."""
+    from faust.types import TP
+
+    from convoflow.exporters.reports import REPORTS
+    from convoflow.streams.scan_process import ScanProcesses
+    from tests.streams.rocksdb_files import store
+
+    settings = Settings(topic_prefix="x-")
+    assignment = {TP("x-export-shards", 0), TP("x-export-shards", 1)}
+    app = SimpleNamespace(rebalancing=False, consumer=SimpleNamespace(assignment=lambda: assignment),
+                          tables=SimpleNamespace(recovery=SimpleNamespace(completed=asyncio.Event())))
+    app.tables.recovery.completed.set()
+    sources = {source for report in REPORTS.values() for source in report.sources}
+    dbs = {(source, p): store(tmp_path / f"{source}-{p}", {b"k%d" % i: b"v" for i in range(keys)})
+           for source in sources for p, keys in ((0, 3), (1, 3), (2, 500))}
+    tables = {source: SimpleNamespace(data=SimpleNamespace(
+        open_partitions=lambda source=source: {p: db for (s, p), db in dbs.items() if s == source}))
+        for source in sources}
+    processes = ScanProcesses(str(tmp_path / "scans"), limit=2, min_keys=400)
+    shards = Shards(app, SimpleNamespace(settings=settings), None, tables, None, processes)
+
+    async def scenario():
+        try:
+            await shards.ready_helpers()
+            small = processes.helpers
+            for db in dbs.values():  # RocksDB's key estimate counts what reached the disk
+                db.flush()
+            await shards.ready_helpers()
+            assert processes.helpers == 0, "the large partition 2 is another worker's"
+            assignment.add(TP("x-export-shards", 2))
+            await shards.ready_helpers()
+            await shards.ready_helpers()  # up already: no more start
+            return small, processes.helpers, len(processes.idle)
+        finally:
+            await processes.close()
+            for db in dbs.values():
+                db.close()
+
+    assert asyncio.run(scenario()) == (0, 2, 2)
