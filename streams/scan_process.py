@@ -6,7 +6,9 @@ of a large partition instead checkpoints the stores it reads
 (``convoflow.streams.state.checkpoint``) and the contact identifiers' copy,
 and a helper process (``python -m convoflow.streams.scan_process``) scans the
 checkpoints, writes the shard's sorted runs to files beside them, for the
-coordinator to merge, and deletes the checkpoints. An aggregate report's shard
+coordinator to merge, and deletes the checkpoints; the merge of a large export
+is itself split by key range across the helpers (``ScanProcesses.merge``,
+``exporters/runs.py``). An aggregate report's shard
 (``agent_metrics``, ``teams``, ``contacts``, ...) is scanned the same way; its
 answer is one file of partials, one per group.
 
