@@ -159,17 +159,23 @@ WRITE_LINES = 1_000  # lines joined into one write
 
 
 def write_lines(path: str, header: list[str], lines) -> int:
-    """``write`` for rows already formatted as CSV lines (a thousand at a time: a write per line
-    was about a tenth of an export's merge)."""
+    """``write`` for rows already formatted as CSV lines."""
     tmp = f"{path}.part"
-    count = 0
-    lines = iter(lines)
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         _writer(f).writerow(header)
-        while chunk := list(islice(lines, WRITE_LINES)):
-            f.write("".join(chunk))
-            count += len(chunk)
+        count = append_lines(f, lines)
     os.replace(tmp, path)
+    return count
+
+
+def append_lines(f, lines) -> int:
+    """CSV lines written to the text file ``f`` a thousand at a time (a write per line was about a
+    tenth of an export's merge); how many."""
+    count = 0
+    lines = iter(lines)
+    while chunk := list(islice(lines, WRITE_LINES)):
+        f.write("".join(chunk))
+        count += len(chunk)
     return count
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import heapq
 import os
-from itertools import islice
 from operator import itemgetter
 from typing import IO
 
 import orjson
 
-from convoflow.exporters.csvfile import WRITE_LINES
+from convoflow.exporters.csvfile import append_lines
 
 SAMPLES = 32  # keys read from each run file (on average) to choose where the ranges split
 
@@ -94,9 +93,9 @@ def _read_between(f: IO[bytes], start: int, end: int):
         yield loads(raw)
 
 
-def merge_range(paths: list[str], low, high, out: IO[bytes]) -> int:
+def merge_range(paths: list[str], low, high, out: IO[str]) -> int:
     """The lines of the run files ``paths`` whose sort key is in [``low``, ``high``) (None: no bound)
-    merged in order and written to ``out`` as UTF-8; how many."""
+    merged in order and written to the text file ``out``; how many."""
     files = [open(path, "rb") for path in paths]
     try:
         runs = []
@@ -104,12 +103,7 @@ def merge_range(paths: list[str], low, high, out: IO[bytes]) -> int:
             start = 0 if low is None else offset_of(f, low)
             end = f.seek(0, os.SEEK_END) if high is None else offset_of(f, high)
             runs.append(_read_between(f, start, end))
-        count = 0
-        lines = merge_lines(runs)
-        while chunk := list(islice(lines, WRITE_LINES)):
-            out.write("".join(chunk).encode())
-            count += len(chunk)
-        return count
+        return append_lines(out, merge_lines(runs))
     finally:
         for f in files:
             f.close()

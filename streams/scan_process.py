@@ -138,7 +138,7 @@ def scan(job: dict, directory: str) -> list[list]:
 def merge_job(job: dict) -> int:
     """A helper's part of a split merge: the lines of the run files ``job["runs"]`` whose sort key is
     in [``job["low"]``, ``job["high"]``), merged and appended to ``job["out"]``; how many."""
-    with open(job["out"], "ab") as out:
+    with open(job["out"], "a", encoding="utf-8", newline="") as out:
         return merge_range(job["runs"], job["low"], job["high"], out)
 
 
@@ -240,8 +240,6 @@ class ScanProcesses:
         directory and the helper's run files (``[[run, path], ...]``) in it. The scans of one
         ``export`` (each after its shard's copy of the contacts caught up to the export's offsets)
         share one checkpoint of ``contacts``, made by the first of them."""
-        if self.slots is None:
-            self.slots = asyncio.Semaphore(self.limit)
         directory = os.path.join(self.root, name)
         os.makedirs(self.root, exist_ok=True)
         shutil.rmtree(directory, ignore_errors=True)
@@ -255,7 +253,7 @@ class ScanProcesses:
                 checkpoint(db, os.path.join(directory, source))
             copy = self._contact_copy(export, contacts)
             checkpointed = time.monotonic()
-            async with self.slots:
+            async with self._slots():
                 waited = time.monotonic()
                 runs = await self.run(directory, {**job, "contacts": copy})
             # The helper is free: the scan waiting for it starts before this one's answer is handled.
@@ -269,6 +267,12 @@ class ScanProcesses:
         finally:
             if copy is not None:
                 self._release_contact_copy(export)
+
+    def _slots(self) -> asyncio.Semaphore:
+        """At most ``limit`` helpers at work at once (made in the event loop that uses it)."""
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.limit)
+        return self.slots
 
     def _contact_copy(self, export: str, contacts: ContactCopy) -> str:
         shared = self.contact_copies.get(export)
@@ -319,22 +323,18 @@ class ScanProcesses:
         """The sorted run files ``runs`` merged and appended to the file ``out``: split by key range
         into ``limit`` ranges, each merged by a helper into a segment of its own (the first straight
         into ``out``), at once; the other segments are then appended in key order. How many lines."""
-        if self.slots is None:
-            self.slots = asyncio.Semaphore(self.limit)
         bounds = [None, *split_keys(runs, self.limit), None]
         segments = [out] + [f"{out}.{i}" for i in range(1, len(bounds) - 1)]
 
         async def merge_range(i: int) -> int:
             job = {"runs": runs, "low": bounds[i], "high": bounds[i + 1], "out": segments[i]}
-            async with self.slots:
+            async with self._slots():
                 return await self._on_helper(lambda helper: helper.merge(job))
 
         try:
             counts = await all_or_none([merge_range(i) for i in range(len(segments))])
-            with open(out, "r+b") as f:
-                f.seek(0, os.SEEK_END)
-                for segment in segments[1:]:
-                    _append_file(f, segment)
+            for segment in segments[1:]:
+                _append_file(out, segment)
             return sum(counts)
         finally:
             for segment in segments[1:]:
@@ -373,21 +373,20 @@ async def all_or_none(coros: list) -> list:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _append_file(out, path: str) -> None:
-    """The file ``path`` appended to ``out`` (open for writing at its end), in the kernel."""
-    out.flush()
-    with open(path, "rb") as src:
-        size, done = os.fstat(src.fileno()).st_size, 0
+def _append_file(out: str, path: str) -> None:
+    """The file ``path`` appended to the file ``out``, in the kernel (``copy_file_range``) where the
+    file system can, else through this process."""
+    with open(path, "rb") as src, open(out, "r+b", buffering=0) as dst:
+        start, size, done = dst.seek(0, os.SEEK_END), os.fstat(src.fileno()).st_size, 0
         try:
-            while done < size and (n := os.copy_file_range(src.fileno(), out.fileno(), size - done)):
+            while done < size and (n := os.copy_file_range(src.fileno(), dst.fileno(), size - done, done, start + done)):
                 done += n
-        except OSError:  # a file system without it
-            src.seek(done)
-            shutil.copyfileobj(src, out)
-            return
+        except OSError:
+            pass
         if done < size:
             src.seek(done)
-            shutil.copyfileobj(src, out)
+            dst.seek(start + done)
+            shutil.copyfileobj(src, dst)
 
 
 def serve(requests, answers) -> None:
