@@ -1,8 +1,9 @@
 """conversations_resolved and conversations_open: one row per conversation.
 
 Both read the conversation's summary (``convoflow.tables.conversation.summary``, stored
-in front of its state), never the state itself: an export over a million
-conversations decodes a few hundred bytes for each, not every message.
+in front of its state, and kept again by itself in the store's heads), never the state
+itself: an export over a million conversations reads and decodes a few hundred bytes for
+each, not every message.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from convoflow.exporters import csvfile as cell
 from convoflow.exporters.context import ReportContext
 from convoflow.tables import conversation as conv
 
-DECODE = {"conversations": conv.decode_summary}
+DECODE = {"conversations": conv.decode_head}
+HEADS = frozenset({"conversations"})  # the summaries alone
 
 
 def resolved_rows(ctx: ReportContext, cid: str, summary: dict | None):

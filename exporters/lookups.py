@@ -52,7 +52,8 @@ def contact_now(ctx: ReportContext, contact_id: str, state: dict):
 
 
 LOOKUPS: dict[str, Report] = {
-    "conversation": Report("conversation", {"conversations": conversation_row}, decode=conversations.DECODE),
+    "conversation": Report("conversation", {"conversations": conversation_row}, decode=conversations.DECODE,
+                           heads=conversations.HEADS),
     "presence_now": Report("presence_now", {"presence": presence_now}, group_by={"presence": presence.agent_of}),
     "contact": Report("contact", {"contacts": contact_now}),
     "dashboard_first_responses": dashboard_figures.FIRST_RESPONSES,

@@ -54,6 +54,9 @@ class Report:
     group_by: dict[str, Callable] = field(default_factory=dict)
     # table name -> how this report reads that table's values, when not the table's usual decoding
     decode: dict[str, Callable] = field(default_factory=dict)
+    # tables of which the report reads only the heads of the values, which their store keeps
+    # again (a conversation's summary: ``streams/state/partition.py``), decoded with ``decode``
+    heads: frozenset = frozenset()
     # table name -> the key prefix of the only states of that table the report reads (the others
     # are not even read from the store); its source functions still check every key they get
     prefixes: dict[str, str] = field(default_factory=dict)
@@ -172,8 +175,9 @@ REPORTS: dict[str, Report] = {
     r.export_type: r
     for r in (
         Report("conversations_resolved", {"conversations": conversations.resolved_rows},
-               decode=conversations.DECODE),
-        Report("conversations_open", {"conversations": conversations.open_rows}, decode=conversations.DECODE),
+               decode=conversations.DECODE, heads=conversations.HEADS),
+        Report("conversations_open", {"conversations": conversations.open_rows}, decode=conversations.DECODE,
+               heads=conversations.HEADS),
         Report("messages", {"conversations": messages.rows}, key_cost=12),
         Report("agent_responses", {"conversations": responses.rows}, key_cost=2),
         Report("agent_metrics", {"owner_days": Fold(people.agent_days), "presence": people.presence_rows},

@@ -28,7 +28,7 @@ def register(app, runtime: Runtime):
     s = runtime.settings
     logical = {s.topic(t): t for t in CONVERSATION_TOPICS}
     source = app.topic(*logical, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-    table = runtime.table("conversations")
+    table = runtime.table("conversations", head=conversation.head)
     contact_updates = Outbox(app, s.topic("contact-updates"), s.partitions)
     people_updates = Outbox(app, s.topic("people-updates"), s.partitions)
     writes = TableWriter(app, table)

@@ -35,10 +35,14 @@ class Runtime:
     sent: SentInProcess = field(default_factory=lambda: SentInProcess())
     notes: list = field(default_factory=list)  # what happened before logging was set up, logged at start
 
-    def table(self, name: str):
-        """A table of raw bytes in RocksDB, partitioned like the input topics."""
+    def table(self, name: str, head=None):
+        """A table of raw bytes in RocksDB, partitioned like the input topics; ``head``: what of each
+        value the store keeps again for the reports that read only that (``streams/state/partition.py``)."""
+        options = dict(ROCKSDB_OPTIONS)
+        if head is not None:
+            options["head"] = head
         return self.app.Table(name, default=None, key_type=bytes, value_type=bytes, partitions=self.settings.partitions,
-                              options=dict(ROCKSDB_OPTIONS))
+                              options=options)
 
     def mark(self, topic: str, partition: int, next_offset: int) -> None:
         """Records of the partition before ``next_offset`` are applied."""

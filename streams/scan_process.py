@@ -44,7 +44,7 @@ from convoflow.exporters.request import ExportRequest
 from convoflow.streams import heap
 from convoflow.streams.contact_copy import ContactCopy
 from convoflow.streams.state.checkpoint import checkpoint, open_checkpoint
-from convoflow.streams.state.partition import estimated_keys, scan_store
+from convoflow.streams.state.partition import estimated_keys, heads_of, scan_store
 from convoflow.tables.directory import Directory
 
 log = logging.getLogger("convoflow")
@@ -58,8 +58,11 @@ MERGE_SPLIT_BYTES = 4 << 20  # run files of an export from which their merge is 
 def store_states(report, dbs: dict, keys: dict | None = None):
     """``(table, key, state)`` of a partition's stores (table -> store) as the report reads them: every
     key (of the report's prefix, when it has one for the table), or with ``keys``
-    ({table: [[kind, key], ...]}) only those (a live lookup)."""
+    ({table: [[kind, key], ...]}) only those (a live lookup); of a table whose heads the report
+    reads, only the heads."""
     for source, db in dbs.items():
+        if source in report.heads:
+            db = heads_of(db)
         decode = decoder(report, source)
         if keys is not None:
             wanted = keys.get(source, [])

@@ -569,5 +569,13 @@ def decode(value: bytes | None) -> dict | None:
     return _loads(memoryview(value)[value.index(b"\n") + 1:])
 
 
-def decode_summary(value: bytes) -> dict | None:
-    return _loads(memoryview(value)[:value.index(b"\n")])
+def head(value: bytes) -> bytes:
+    """The summary's part of a stored value: what the store keeps again for the reports that read
+    only summaries (its heads); a value of no summary is its own head."""
+    end = value.find(b"\n")
+    return value if end < 0 else value[:end]
+
+
+def decode_head(value: bytes) -> dict | None:
+    """The summary from its ``head``."""
+    return _loads(value)

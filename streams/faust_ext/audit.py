@@ -85,6 +85,7 @@ AUDITED = {
     "faust.stores.rocksdb:Store.partition_path": "0cc4eae7dc33fcf1",
     "faust.stores.rocksdb:Store.persisted_offset": "6f2e502fb86043a1",
     "faust.stores.rocksdb:Store.apply_changelog_batch": "ea3344d369fc4ab5",
+    "faust.stores.rocksdb:Store.set_persisted_offset": "b4c811926678346e",
     "faust.stores.rocksdb:Store.on_rebalance": "38357aed5b7fc777",
     "faust.stores.rocksdb:Store.assign_partitions": "34dc27ace6dd9160",
     # TableManager: overridden, and the recovery it hands the rebalance to after the bulk restore

@@ -28,6 +28,10 @@ Faust's RocksDB store with two differences:
   seek, while the ones before them were dropped from its queue; written as
   they come, they moved the stored offset past records the store never got,
   and a standby promoted to active lost them.
+- A table whose reports read the heads of its values (``head=`` in the table's options:
+  the conversations' summaries) has them kept in a column family of each partition's
+  database, written with the values by every path (the agents' writes, the bulk restore and
+  Faust's recovery): ``convoflow.streams.state.partition``.
 - A rebalance collects garbage (Faust's way of closing a revoked database at
   once) only for a table that loses a partition; Faust collected on every
   rebalance and for every table (0.7 s of a worker's start).
@@ -49,13 +53,16 @@ import rocksdict
 from faust.stores import rocksdb as faust_rocksdb
 
 from convoflow.streams.state.memory import share_memory
-from convoflow.streams.state.partition import WITHOUT_WAL
+from convoflow.streams.state.partition import HEADS, WITHOUT_WAL, build_heads, write_records
 
 log = logging.getLogger("convoflow")
 
 
 class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
-    """Faust's rocksdict options, with the process's shared cache and write buffer manager."""
+    """Faust's rocksdict options, with the process's shared cache and write buffer manager; and
+    for a table with heads, the heads' column family (``head``: what of a value it keeps)."""
+
+    head = None
 
     def as_options(self):
         options = rocksdict.Options(raw_mode=True)
@@ -71,8 +78,19 @@ class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
         return options
 
     def open(self, path, *, read_only: bool = False):
-        db = super().open(path, read_only=read_only)
+        if self.head is None:
+            db = super().open(path, read_only=read_only)
+        else:  # Faust's open, with the heads' column family, flushed together with the values
+            options = self.as_options()
+            options.create_missing_column_families(True)
+            options.set_atomic_flush(True)
+            db = rocksdict.Rdict(str(path), options=options, column_families={HEADS: self.as_options()})
+            db.set_read_options(rocksdict.ReadOptions())
         db.set_write_options(WITHOUT_WAL)
+        if self.head is not None:
+            built = build_heads(db, self.head)
+            if built:
+                log.info("%s: the heads of %d values written", path, built)
         return db
 
 
@@ -81,7 +99,10 @@ class Store(faust_rocksdb.Store):
         super().__init__(*args, **kwargs)
         if not self.use_rocksdict:
             raise RuntimeError("convoflow's store needs rocksdict")
-        self.rocksdb_options = SharedMemoryOptions(**self.options, use_rocksdict=True)
+        self.head = self.options.get("head")
+        self.rocksdb_options = SharedMemoryOptions(
+            **{k: v for k, v in self.options.items() if k != "head"}, use_rocksdict=True)
+        self.rocksdb_options.head = self.head
         self.holes: dict = {}  # {changelog TP: the offset the store needs next} of batches not applied
 
     def apply_changelog_batch(self, batch, to_key, to_value) -> None:
@@ -113,7 +134,21 @@ class Store(faust_rocksdb.Store):
             kept.append(event)
             expected[tp] = offset + 1
         if kept:
-            super().apply_changelog_batch(kept, to_key, to_value)
+            self._apply(kept)
+
+    def _apply(self, events) -> None:
+        """Faust's ``apply_changelog_batch`` for the records kept: a batch per partition, heads
+        included, then the offsets."""
+        per_partition: dict = {}
+        offsets: dict = {}
+        for event in events:
+            msg = event.message
+            per_partition.setdefault(msg.partition, []).append((msg.key, msg.value))
+            offsets[msg.tp] = max(msg.offset, offsets.get(msg.tp, msg.offset))
+        for partition, items in per_partition.items():
+            write_records(self._db_for_partition(partition), items, self.head)
+        for tp, offset in offsets.items():
+            self.set_persisted_offset(tp, offset)
 
     def partition_db(self, partition: int):
         """The partition's database (opened when this worker has not opened it yet)."""

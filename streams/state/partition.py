@@ -9,7 +9,7 @@ together with the offsets written after them, so the next restore reads them aga
 from __future__ import annotations
 
 from itertools import islice
-from typing import Protocol
+from typing import Callable, Protocol
 
 from rocksdict import ReadOptions, WriteBatch, WriteOptions
 
@@ -18,6 +18,8 @@ STORE_META_PREFIX = b"__faust"  # the store's own keys (the offset), never a tab
 WITHOUT_WAL = WriteOptions()
 WITHOUT_WAL.disable_wal = True
 SCAN_CHUNK = 1_000  # (key, value) pairs a whole-store scan reads at once
+HEADS = "heads"  # the column family of the values' heads, in a store whose table has them
+HEADS_BUILT = b"__faust\0heads__"  # in that column family once it holds the head of every value
 
 
 class Store(Protocol):
@@ -28,6 +30,57 @@ class Store(Protocol):
 
     def open_partitions(self) -> dict:
         """{partition: database} of the partitions open here."""
+
+    # What of a value the store keeps again in its databases' heads (None: no heads).
+    head: Callable[[bytes], bytes] | None
+
+
+def write_records(db, items, head: Callable[[bytes], bytes] | None = None, offset: int | None = None) -> None:
+    """``(key, value)`` items (a None value deletes the key) written in one batch without the
+    write-ahead log, with each value's head when the table has heads, and ``offset`` as the
+    changelog offset the database holds when given."""
+    batch = WriteBatch(raw_mode=True)
+    put, delete = batch.put, batch.delete
+    if head is None:
+        for key, value in items:
+            if value is None:
+                delete(key)
+            else:
+                put(key, value)
+    else:
+        heads = db.get_column_family_handle(HEADS)
+        for key, value in items:
+            if value is None:
+                delete(key)
+                delete(key, heads)
+            else:
+                put(key, value)
+                put(key, head(value), heads)
+    if offset is not None:
+        put(OFFSET_KEY, str(offset).encode())
+    db.write(batch, WITHOUT_WAL)
+
+
+def heads_of(db):
+    """The heads of a partition's database, to read as a database of their own."""
+    return db.get_column_family(HEADS)
+
+
+def build_heads(db, head: Callable[[bytes], bytes]) -> int:
+    """The head of every value of ``db`` written to its heads, unless they are there already
+    (``HEADS_BUILT``); how many were written. Writing them again is harmless: a kill midway
+    leaves the mark unwritten, and the next open builds them anew."""
+    heads = heads_of(db)
+    if heads.get(HEADS_BUILT) is not None:
+        return 0
+    count = 0
+    items = db.items(read_opt=_full_scan())
+    while chunk := list(islice(items, SCAN_CHUNK)):
+        values = [(k, v) for k, v in chunk if not k.startswith(STORE_META_PREFIX)]
+        write_records(db, values, head)
+        count += len(values)
+    heads.put(HEADS_BUILT, b"1", WITHOUT_WAL)
+    return count
 
 
 def write_offset(db, offset: int) -> None:
@@ -40,27 +93,23 @@ class Partition:
 
     def __init__(self, store: Store, partition: int):
         self.db = store.partition_db(partition)
+        self.head = store.head
         offset = self.db.get(OFFSET_KEY)
         self.next_offset = int(offset) + 1 if offset is not None else 0
 
     def write(self, records) -> None:
         """Changelog records (``key``, ``value``, ``offset``; a None value deletes) and, in the same
         write batch, the offset of the last one, without the write-ahead log."""
-        batch = WriteBatch(raw_mode=True)
-        put, delete = batch.put, batch.delete
-        for r in records:
-            if r.value is None:
-                delete(r.key)
-            else:
-                put(r.key, r.value)
-        put(OFFSET_KEY, str(records[-1].offset).encode())
-        self.db.write(batch, WITHOUT_WAL)
+        write_records(self.db, [(r.key, r.value) for r in records], self.head, records[-1].offset)
         self.next_offset = records[-1].offset + 1
 
     def flush_soon(self) -> None:
         """Have RocksDB write the memtables to disk in its background threads, without waiting:
         a restored partition's writes then stop holding memory (what reaches the disk is a prefix
-        of the writes whenever it does)."""
+        of the writes whenever it does). The heads go first, at once: they may be ahead of the values
+        on disk, never behind."""
+        if self.head is not None:
+            heads_of(self.db).flush(True)
         self.db.flush(False)
 
 

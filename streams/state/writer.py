@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextvars
 from collections import defaultdict
 
-from convoflow.streams.state.partition import write_offset
+from convoflow.streams.state.partition import write_offset, write_records
 
 # The partition whose store a batch's table reads and writes go to (``partition_context``).
 _partition: contextvars.ContextVar[int] = contextvars.ContextVar("convoflow_partition")
@@ -25,6 +25,7 @@ class TableWriter:
 
     def __init__(self, app, table):
         self.app, self.store, self.name = app, table.data, table.name
+        self.head = table.data.head  # the table's heads are written with its values
         self.topic = table.changelog_topic.get_topic_name()
         self.pending: list = []
 
@@ -38,7 +39,10 @@ class TableWriter:
     def __setitem__(self, key: str, value: bytes) -> None:
         partition = _partition.get()
         encoded = key.encode()
-        self.store.partition_db(partition).put(encoded, value)
+        if self.head is None:
+            self.store.partition_db(partition).put(encoded, value)
+        else:
+            write_records(self.store.partition_db(partition), [(encoded, value)], self.head)
         self.pending.append((partition, encoded, value))
 
     async def flush(self) -> None:

@@ -34,10 +34,12 @@ def json_round_trip(value):
 
 
 def stored(report, source, state):
-    """A state as the report reads it back from the store (conversations are stored with their summary;
-    a state given as bytes is the stored value)."""
+    """A state as the report reads it back from the store (conversations are stored with their summary,
+    kept again as the value's head for the reports that read heads; a state given as bytes is the
+    stored value)."""
     if source == "conversations":
-        return decoder(report, source)(conversation.encode(state))
+        value = conversation.encode(state)
+        return decoder(report, source)(conversation.head(value) if source in report.heads else value)
     if isinstance(state, bytes):
         return decoder(report, source)(state)
     return json_round_trip(state)

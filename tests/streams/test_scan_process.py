@@ -55,7 +55,7 @@ def expected_lines(values, directory, contacts) -> list[str]:
     report = REPORTS["conversations_resolved"]
     ctx = ReportContext(ExportRequest.from_params(REQUEST), AS_OF, Directory(directory),
                         lambda c: contacts.get(c, NONE))
-    states = (("conversations", k.decode(), conversation.decode_summary(v)) for k, v in sorted(values.items())
+    states = (("conversations", k.decode(), conversation.decode_head(conversation.head(v))) for k, v in sorted(values.items())
               if not k.startswith(b"__faust"))
     return list(merge_lines([[item for _, item in shard_lines(report, ctx, states)]]))
 
@@ -75,7 +75,7 @@ def job(directory):
 def stores(tmp_path, simulated):
     """A partition's conversations store, the contact copy, and scan processes for them."""
     values, directory, contacts = simulated
-    db = store(tmp_path / "conversations", values)
+    db = store(tmp_path / "conversations", values, head=conversation.head)
     copy = contact_copy(tmp_path / "contacts", contacts)
     yield db, copy, ScanProcesses(str(tmp_path / "scans"), limit=1, min_keys=0)
     db.close()

@@ -171,12 +171,13 @@ def test_a_stored_conversation_carries_its_summary_in_front():
         conv.apply(state, e)
     value = conv.encode(state)
     assert conv.decode(value) == orjson.loads(orjson.dumps(state))
-    s = conv.decode_summary(value)
+    s = conv.decode_head(conv.head(value))
     assert s == orjson.loads(orjson.dumps(conv.summary(state)))
     assert (s["status"], s["inbound"], s["outbound"], s["last_agent"]) == ("RESOLVED", 1, 1, "a1")
     assert s["first_resolved"] == parse_time(at(5)) and s["first_response"] == 2 * 60_000_000
     assert conv.decode(None) is None
-    assert conv.decode_summary(conv.encode(conv.new_state())) is None, "a conversation that does not exist yet"
+    assert conv.decode_head(conv.head(conv.encode(conv.new_state()))) is None, "a conversation that does not exist yet"
+    assert conv.head(value) == value[:value.index(b"\n")] and conv.head(b"{}") == b"{}", "a value of no summary is its own"
 
 
 # ---------------------------------------------------------------- the facts' layouts

@@ -104,3 +104,55 @@ def test_a_copy_no_longer_held_is_closed_and_dropped(app, monkeypatch):
     dropped = manager.drop_stale_copies(3600, now=1000.0 + 3600)
     assert ("conversations", 3) in dropped and not store.partition_path(3).exists()
     assert 3 not in store.open_partitions()
+
+
+def heads(db) -> dict:
+    from convoflow.streams.state.partition import heads_of
+
+    return dict(heads_of(db).items())
+
+
+def test_the_conversations_store_keeps_each_values_head_through_every_write_path(app, monkeypatch):
+    from faust.types import TP
+
+    from convoflow.streams.state.partition import HEADS_BUILT, Partition
+    from convoflow.tables import conversation
+
+    table = app.tables["conversations"]
+    store = table.data
+    assert store.head is conversation.head and app.tables["presence"].data.head is None
+    tp = TP(table.changelog_topic.get_topic_name(), 1)
+    hold(app, monkeypatch, tp)
+    events = changelog_events(app, table, 1, 0, 1)
+    events[0].message.value = b'{"s":0}\n{"state":0}'
+    events[1].message.value = None  # k1 deleted
+    store.apply_changelog_batch(events, None, None)
+    db = store.partition_db(1)
+    assert heads(db) == {HEADS_BUILT: b"1", b"k0": b'{"s":0}'} and store.persisted_offset(tp) == 1
+    Partition(store, 1).write([changelog(2, b"k2", b'{"s":2}\n{}'), changelog(3, b"k0", None)])
+    assert heads(db) == {HEADS_BUILT: b"1", b"k2": b'{"s":2}'}
+    assert db.get(b"k2") == b'{"s":2}\n{}' and db.get(b"k0") is None
+
+
+def test_a_conversations_store_made_without_heads_gets_them_when_it_is_opened(app):
+    from rocksdict import Options, Rdict
+
+    from convoflow.streams.state.partition import HEADS_BUILT
+
+    store = app.tables["conversations"].data
+    path = store.partition_path(3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    old = Rdict(str(path), options=options)
+    old[b"c1"], old[b"c2"], old[b"__faust\0offset__"] = b'{"a":1}\n{}', b'{"b":2}\n{"x":[]}', b"9"
+    old.close()
+    db = store.partition_db(3)
+    assert heads(db) == {HEADS_BUILT: b"1", b"c1": b'{"a":1}', b"c2": b'{"b":2}'}
+    assert db.get(b"c2") == b'{"b":2}\n{"x":[]}'
+
+
+def changelog(offset, key, value):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(offset=offset, key=key, value=value)

@@ -16,6 +16,8 @@ def changelog(offset, key, value):
 class OneStore:
     """A table's store of one open partition database."""
 
+    head = None
+
     def __init__(self, db):
         self.db = db
 
@@ -128,3 +130,34 @@ def test_a_restore_killed_before_any_flush_leaves_a_prefix_of_the_changelog_and_
     db.close()
     assert held > 0, "RocksDB flushed some of the memtables before the kill"
     assert stored == expected, f"the store holds exactly the changelog up to its offset {held - 1}"
+
+
+def test_heads_are_written_and_deleted_with_their_values_and_built_once(tmp_path):
+    from convoflow.streams.state.partition import HEADS_BUILT, build_heads, heads_of, write_records
+
+    def head(value):
+        return value[:2]
+
+    db = store(tmp_path / "p", {b"a": b"a-value", OFFSET_KEY: b"3"}, head=head)
+    assert dict(heads_of(db).items()) == {HEADS_BUILT: b"1", b"a": b"a-"}, "built from the values, not the offset"
+    write_records(db, [(b"b", b"b-value"), (b"a", None)], head, offset=5)
+    assert dict(heads_of(db).items()) == {HEADS_BUILT: b"1", b"b": b"b-"}
+    assert db.get(b"a") is None and db.get(OFFSET_KEY) == b"5"
+    db.put(b"c", b"c-value")  # a write that bypasses the heads: a built store is not built again
+    assert build_heads(db, head) == 0 and heads_of(db).get(b"c") is None
+
+
+def test_a_restored_partition_with_heads_flushes_the_heads_first(tmp_path):
+    from convoflow.streams.state.partition import heads_of
+
+    class HeadStore(OneStore):
+        head = staticmethod(lambda value: value[:1])
+
+    db = store(tmp_path / "p", {}, head=HeadStore.head)
+    partition = Partition(HeadStore(db), 0)
+    partition.write([changelog(0, b"k", b"value")])
+    active = "rocksdb.num-entries-active-mem-table"
+    assert heads_of(db).property_int_value(active) == 1
+    partition.flush_soon()
+    assert heads_of(db).property_int_value(active) == 0, "the heads are on disk when it returns"
+    assert heads_of(db).get(b"k") == b"v" and db.get(b"k") == b"value"

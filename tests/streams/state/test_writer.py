@@ -3,7 +3,7 @@ with the changelog offset a restore reads on from."""
 import asyncio
 from types import SimpleNamespace
 
-from convoflow.streams.state.partition import OFFSET_KEY
+from convoflow.streams.state.partition import OFFSET_KEY, heads_of
 from convoflow.streams.state.writer import TableWriter, partition_context
 
 from ..worker_app import record, run
@@ -24,7 +24,7 @@ def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_bat
         writer = TableWriter(SimpleNamespace(producer=SimpleNamespace(send_records=send_records)), table)
         with partition_context(record("t", 1, 0)):
             writer["c1"] = b"v1"
-            writer["c1"] = b"v2"
+            writer["c1"] = b"s2\nv2"
             read_back = writer.get("c1")
         in_store_before_flush = store.partition_db(1).get(b"c1")
         await writer.flush()
@@ -33,9 +33,10 @@ def test_a_table_write_is_in_the_store_at_once_and_in_the_changelog_when_the_bat
         return in_store_before_flush, read_back
 
     in_store_before_flush, read_back = run(app, scenario())
-    assert in_store_before_flush == read_back == b"v2"
+    assert in_store_before_flush == read_back == b"s2\nv2"
+    assert heads_of(store.partition_db(1)).get(b"c1") == b"s2", "the conversations' heads, written with the value"
     changelog = table.changelog_topic.get_topic_name()
-    assert [s[:3] for s in sent] == [(changelog, 1, [(b"c1", b"v1"), (b"c1", b"v2")])]
+    assert [s[:3] for s in sent] == [(changelog, 1, [(b"c1", b"v1"), (b"c1", b"s2\nv2")])]
     assert store.partition_db(1).get(OFFSET_KEY) == b"7", "the offset a restore reads on from: the last record"
     assert store.partition_db(0).get(b"c1") is None
 
