@@ -34,6 +34,6 @@ def register(app, runtime: Runtime):
                         fold(state, value)
                     writes[key] = dumps(state)
 
-    batch_agent(app, runtime, source, "contacts", apply, [writes], bundles=True)
+    batch_agent(app, runtime, source, "contacts", apply, [writes], bundles={updates})
 
     return table

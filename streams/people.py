@@ -65,7 +65,7 @@ def register(app, runtime: Runtime):
             await index_writes.flush()
             await app.producer.flush()
 
-    batch_agent(app, runtime, source, "people", apply, [index_writes, days_writes], bundles=True)
+    batch_agent(app, runtime, source, "people", apply, [index_writes, days_writes], bundles={name})
 
     return index, days_table
 

@@ -97,8 +97,11 @@ class BatchSink:
     chunks the agent is applying: a rebalance waits for them (``wait_empty``).
     """
 
-    def __init__(self, app, max_records: int):
+    def __init__(self, app, max_records: int, weights: dict | None = None):
         self.app, self.max_records = app, max_records
+        # topic -> what one of its records counts for against ``max_records`` and a batch's size (1
+        # when not named): a bundle of many updates counts for many events
+        self.weights: dict = weights or {}
         self.alignment = None  # set for co-partitioned topics read in step (Consumer.add_sink)
         self.chunks: deque = deque()
         self.size = 0
@@ -111,9 +114,12 @@ class BatchSink:
     def full(self) -> bool:
         return self.size >= self.max_records
 
+    def weight(self, chunk: Chunk) -> int:
+        return self.weights.get(chunk.tp.topic, 1)
+
     def put(self, chunk: Chunk) -> None:
         self.chunks.append(chunk)
-        self.size += len(chunk.records)
+        self.size += len(chunk.records) * self.weight(chunk)
         self._ready.set()
         if self.full():
             self._space.clear()
@@ -132,7 +138,8 @@ class BatchSink:
             self._space.set()
 
     async def take(self, max_records: int, linger: float = 0.0) -> list:
-        """Chunks of up to ``max_records`` records in all (a chunk may be split), once one is there.
+        """Chunks of up to ``max_records`` records in all, counted by their topics' weights (a chunk
+        may be split), once one is there.
 
         With an ``alignment``, only records stamped at or before their partition number's floor
         are taken while the sink has room (``_take_in_step``); when none is, the sink waits for
@@ -220,10 +227,12 @@ class BatchSink:
         return taken
 
     def _take_in_order(self, max_records: int) -> list:
+        """Chunks in the order they came, up to ``max_records`` by weight (at least one record)."""
         taken, n = [], 0
         while self.chunks and n < max_records:
             chunk = self.chunks[0]
-            room = max_records - n
+            weight = self.weight(chunk)
+            room = max(1, (max_records - n) // weight)
             if len(chunk.records) > room:
                 head = Chunk(chunk.tp, chunk.records[:room], chunk.generation)
                 chunk.records = chunk.records[room:]
@@ -231,7 +240,7 @@ class BatchSink:
             else:
                 self.chunks.popleft()
             taken.append(chunk)
-            n += len(chunk.records)
+            n += len(chunk.records) * weight
         self._took(n)
         return taken
 
@@ -295,6 +304,8 @@ class Consumer(faust_aiokafka.Consumer):
         for topic in topics:
             self.sinks[topic] = sink
         if aligned:
+            if sink.weights:
+                raise ValueError("records read in step by record time are counted one by one, not by weight")
             self.alignment.add_topics(topics)
             sink.alignment = self.alignment
 

@@ -139,9 +139,23 @@ def test_records_of_an_older_generation_or_a_stopped_flow_are_skipped_unacknowle
 
 def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(app):
     """A bundle carries up to Outbox.MAX_ITEMS items: 10,000 bundles in one batch stopped the event
-    loop for seconds. An agent of bundles takes fewer, and its sink holds a few batches."""
-    sinks = app.consumer.sinks
-    per_batch = Settings().batch_size // batching.BUNDLE_BATCH_DIVISOR
-    assert sinks[PREFIX + "people-updates"].max_records == batching.BUNDLE_BATCHES_QUEUED * per_batch
-    assert sinks[PREFIX + "contact-updates"].max_records == batching.BUNDLE_BATCHES_QUEUED * per_batch
-    assert sinks[PREFIX + "messages"].max_records == batching.EVENT_BATCHES_QUEUED * Settings().batch_size
+    loop for seconds. A bundle counts for many records, so a batch holds fewer of them and the sink
+    a few batches; the plain events read beside them (contact attributes) count one each."""
+    sinks, size = app.consumer.sinks, Settings().batch_size
+    per_batch = size // batching.BUNDLE_BATCH_DIVISOR
+    bundles, attributes = PREFIX + "contact-updates", PREFIX + "contact-attributes"
+    sink = sinks[bundles]
+    assert sinks[attributes] is sink and sinks[PREFIX + "people-updates"].weights
+    assert sink.max_records == batching.BUNDLE_BATCHES_QUEUED * size
+    assert sinks[PREFIX + "messages"].max_records == batching.EVENT_BATCHES_QUEUED * size
+    generation = app.consumer_generation_id
+    sink.put(Chunk(TP(bundles, 0), [record(bundles, 0, o) for o in range(per_batch + 5)], generation))
+    sink.put(Chunk(TP(attributes, 0), [record(attributes, 0, o) for o in range(size)], generation))
+    assert sink.size == (per_batch + 5) * batching.BUNDLE_BATCH_DIVISOR + size
+
+    async def take():
+        return [(c.tp.topic, len(c.records)) for c in await sink.take(size)]
+
+    assert run(app, take()) == [(bundles, per_batch)]
+    assert run(app, take()) == [(bundles, 5), (attributes, size - 5 * batching.BUNDLE_BATCH_DIVISOR)]
+    assert run(app, take()) == [(attributes, 5 * batching.BUNDLE_BATCH_DIVISOR)] and sink.size == 0
