@@ -301,11 +301,11 @@ class Consumer(faust_aiokafka.Consumer):
     def add_sink(self, topics, sink: BatchSink, aligned: bool = False) -> None:
         """Deliver ``topics`` to ``sink``; ``aligned``: partitions of the same number of these
         topics are read in step by record time (``alignment.Alignment``)."""
+        if aligned and sink.weights:
+            raise ValueError("records read in step by record time are counted one by one, not by weight")
         for topic in topics:
             self.sinks[topic] = sink
         if aligned:
-            if sink.weights:
-                raise ValueError("records read in step by record time are counted one by one, not by weight")
             self.alignment.add_topics(topics)
             sink.alignment = self.alignment
 

@@ -159,3 +159,11 @@ def test_an_agent_of_bundles_takes_as_many_items_a_batch_as_one_of_events(app):
     assert run(app, take()) == [(bundles, per_batch)]
     assert run(app, take()) == [(bundles, 5), (attributes, size - 5 * batching.BUNDLE_BATCH_DIVISOR)]
     assert run(app, take()) == [(attributes, 5 * batching.BUNDLE_BATCH_DIVISOR)] and sink.size == 0
+
+def test_records_read_in_step_are_not_weighed(app):
+    from convoflow.streams.faust_ext.transport import BatchSink
+
+    sink = BatchSink(app, 10, {"t": batching.BUNDLE_BATCH_DIVISOR})
+    with pytest.raises(ValueError, match="counted one by one"):
+        app.consumer.add_sink(["t"], sink, aligned=True)
+    assert "t" not in app.consumer.sinks
