@@ -190,7 +190,7 @@ class Settings:
         "how long each step of an export (a shard's scan, a scheduled export) may take before it fails")
     batch_size: int = setting(
         "CONVOFLOW_BATCH_SIZE", "40000", whole(1),
-        "most events an agent applies at once (the people and contacts agents: a 400th as many bundles)")
+        "most events an agent applies at once (a bundle of updates, which the people and contacts agents read, counts for 400)")
     # Each key of a batch is read and written once: a longer wait writes less.
     batch_linger: float = setting(
         "CONVOFLOW_BATCH_LINGER_MS", "50", number(0, 1 / 1000, " of milliseconds"),

@@ -22,7 +22,7 @@ def test_it_scans_a_kept_partition_and_counts_its_rows(tmp_path, capsys):
     data = tmp_path / "worker-data"
     (data / "v1" / "tables").mkdir(parents=True)
     store(data / "v1" / "tables" / "conversations-0.db",
-          {cid.encode(): conversation.encode(s) for cid, s in states.items()}).close()
+          {cid.encode(): conversation.encode(s) for cid, s in states.items()}, head=conversation.head).close()
     store(data / CONTACT_COPY_DIR, {}).close()
 
     assert scan_cost.main(["--work-dir", str(tmp_path), "--runs", "2"]) == 0
