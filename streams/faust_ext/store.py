@@ -99,9 +99,9 @@ class Store(faust_rocksdb.Store):
         super().__init__(*args, **kwargs)
         if not self.use_rocksdict:
             raise RuntimeError("convoflow's store needs rocksdict")
-        self.head = self.options.get("head")
-        self.rocksdb_options = SharedMemoryOptions(
-            **{k: v for k, v in self.options.items() if k != "head"}, use_rocksdict=True)
+        options = dict(self.options)
+        self.head = options.pop("head", None)
+        self.rocksdb_options = SharedMemoryOptions(**options, use_rocksdict=True)
         self.rocksdb_options.head = self.head
         self.holes: dict = {}  # {changelog TP: the offset the store needs next} of batches not applied
 

@@ -123,13 +123,14 @@ def test_the_conversations_store_keeps_each_values_head_through_every_write_path
     assert store.head is conversation.head and app.tables["presence"].data.head is None
     tp = TP(table.changelog_topic.get_topic_name(), 1)
     hold(app, monkeypatch, tp)
-    events = changelog_events(app, table, 1, 0, 1)
+    events = changelog_events(app, table, 1, 0, 1, 2)
     events[0].message.value = b'{"s":0}\n{"state":0}'
-    events[1].message.value = None  # k1 deleted
+    events[2].message.key, events[2].message.value = b"k1", None  # k1, written at offset 1, deleted
     store.apply_changelog_batch(events, None, None)
     db = store.partition_db(1)
-    assert heads(db) == {HEADS_BUILT: b"1", b"k0": b'{"s":0}'} and store.persisted_offset(tp) == 1
-    Partition(store, 1).write([changelog(2, b"k2", b'{"s":2}\n{}'), changelog(3, b"k0", None)])
+    assert heads(db) == {HEADS_BUILT: b"1", b"k0": b'{"s":0}'} and store.persisted_offset(tp) == 2
+    assert db.get(b"k1") is None
+    Partition(store, 1).write([changelog(3, b"k2", b'{"s":2}\n{}'), changelog(4, b"k0", None)])
     assert heads(db) == {HEADS_BUILT: b"1", b"k2": b'{"s":2}'}
     assert db.get(b"k2") == b'{"s":2}\n{}' and db.get(b"k0") is None
 
