@@ -15,8 +15,9 @@ answer is one file of partials, one per group.
 At most ``CONVOFLOW_EXPORT_PROCESSES`` helpers work at once. A helper stays up
 between scans (one JSON line per job on its stdin, one per answer on its
 stdout), so a scan does not pay for a Python start and the imports; it ends
-when the worker closes its stdin, or dies, and is killed when a scan it works
-on is cancelled. A partition of fewer keys than
+when the worker closes its stdin (at the worker's stop, or once the helper has
+waited ``CONVOFLOW_EXPORT_HELPER_IDLE_SECONDS`` for a job), or dies, and is
+killed when a scan it works on is cancelled. A partition of fewer keys than
 ``CONVOFLOW_EXPORT_PROCESS_MIN_KEYS`` (each counted as often as the report's
 ``key_cost``: twelve times for ``messages``) is scanned in the worker, where the
 checkpoints and the hand-over would cost more than they save.
@@ -53,6 +54,7 @@ RUN_CHUNK = 1_000  # [sort_key, line] items written to a run file at once
 HELPER = [sys.executable, "-m", "convoflow.streams.scan_process"]  # jobs on its stdin, answers on its stdout
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an answer line lists run files: far less
 MERGE_SPLIT_BYTES = 4 << 20  # run files of an export from which their merge is split across the helpers
+IDLE_SECONDS = 30.0  # a helper that waited this long for a job ends (CONVOFLOW_EXPORT_HELPER_IDLE_SECONDS)
 
 
 def store_states(report, dbs: dict, keys: dict | None = None):
@@ -161,6 +163,7 @@ class Helper:
     def __init__(self, proc: asyncio.subprocess.Process):
         self.proc = proc
         self.said: deque[str] = deque(maxlen=20)  # its last lines on stderr, read as they come so it never blocks
+        self.idle_since = time.monotonic()  # when it last finished a job (or started)
         self.reading = asyncio.ensure_future(self._read_stderr())
 
     async def _read_stderr(self) -> None:
@@ -222,11 +225,12 @@ class Helper:
 class ScanProcesses:
     """The worker's side: when to use a helper, the checkpoints, the helpers, at most ``limit`` at work at once."""
 
-    def __init__(self, root: str, limit: int, min_keys: int, merge_split_bytes: int = MERGE_SPLIT_BYTES):
+    def __init__(self, root: str, limit: int, min_keys: int, merge_split_bytes: int = MERGE_SPLIT_BYTES,
+                 idle_seconds: float = IDLE_SECONDS):
         self.root, self.limit, self.min_keys = os.path.abspath(root), limit, min_keys
-        self.merge_split_bytes = merge_split_bytes
+        self.merge_split_bytes, self.idle_seconds = merge_split_bytes, idle_seconds
         self.slots: asyncio.Semaphore | None = None
-        self.idle: list[Helper] = []  # helpers up and waiting for a scan
+        self.idle: list[Helper] = []  # helpers up and waiting for a scan, the longest waiting first
         self.helpers = 0  # helpers up: idle, scanning or starting
         # export -> [checkpoint of the contact copy, scans using it]: one per export, not per shard
         self.contact_copies: dict[str, list] = {}
@@ -299,7 +303,7 @@ class ScanProcesses:
         ``limit`` helpers are up: its Python start and imports (some 0.3 s) then pass while the
         export catches up, not in its first scan."""
         if 0 < self.limit and self.helpers < self.limit:
-            self.idle.append(await self._start())
+            self._rest(await self._start())
 
     async def run(self, directory: str, job: dict) -> list[list]:
         """``job`` on an idle helper, or a new one."""
@@ -315,8 +319,24 @@ class ScanProcesses:
             self.helpers -= 1
             await asyncio.shield(helper.kill())
             raise
-        self.idle.append(helper)
+        self._rest(helper)
         return answer
+
+    def _rest(self, helper: Helper) -> None:
+        helper.idle_since = time.monotonic()
+        self.idle.append(helper)
+
+    async def end_idle(self, now: float | None = None) -> int:
+        """The helpers that waited ``idle_seconds`` or more for a job end (each holds some 35 MB at
+        rest; the next export that needs one starts it again, in about 0.1 s); how many ended."""
+        now = time.monotonic() if now is None else now
+        ended = [h for h in self.idle if now - h.idle_since >= self.idle_seconds]
+        if ended:
+            self.idle = [h for h in self.idle if now - h.idle_since < self.idle_seconds]
+            self.helpers -= len(ended)
+            for helper in ended:
+                await helper.close()
+        return len(ended)
 
     def splits(self, runs: list[str]) -> bool:
         """Whether the merge of the run files ``runs`` is worth splitting across the helpers."""

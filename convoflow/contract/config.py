@@ -228,6 +228,10 @@ class Settings:
         "CONVOFLOW_EXPORT_MERGE_SPLIT_MB", "4", whole(0),
         "least size of a row export's sorted runs (MB) whose merge into the CSV file is split by key range "
         "across the export processes; 0: always, when there are two or more")
+    export_helper_idle_seconds: float = setting(
+        "CONVOFLOW_EXPORT_HELPER_IDLE_SECONDS", "30", number(1, unit=" of seconds"),
+        "how long an export process waits for its next scan before it ends (each holds some 35 MB at rest); "
+        "the next export that needs one starts it again, in about 0.1 s")
     api_token: str = setting(
         "CONVOFLOW_API_TOKEN", "", TEXT, "when set, every HTTP request needs `Authorization: Bearer <token>`")
     # Kafka security, passed to Faust and to every plain aiokafka client (kafka_kwargs, faust_credentials).
@@ -279,16 +283,17 @@ class Settings:
             raise ConfigError(f"CONVOFLOW_MALLOC_TRIM_SECONDS ({self.malloc_trim_seconds}) must be 0 (never) or more")
         return self.malloc_trim_seconds
 
-    def export_process_limits(self) -> tuple[int, int, int]:
-        """(processes at once, least keys of a partition, least bytes of a split merge) for
-        ``convoflow.streams.scan_process.ScanProcesses``."""
+    def export_process_limits(self) -> tuple[int, int, int, float]:
+        """(processes at once, least keys of a partition, least bytes of a split merge, seconds an idle
+        process stays up) for ``convoflow.streams.scan_process.ScanProcesses``."""
         if self.export_processes < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESSES ({self.export_processes}) must be 0 (never) or more")
         if self.export_process_min_keys < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_PROCESS_MIN_KEYS ({self.export_process_min_keys}) must be 0 or more")
         if self.export_merge_split_mb < 0:
             raise ConfigError(f"CONVOFLOW_EXPORT_MERGE_SPLIT_MB ({self.export_merge_split_mb}) must be 0 or more")
-        return self.export_processes, self.export_process_min_keys, self.export_merge_split_mb << 20
+        return (self.export_processes, self.export_process_min_keys, self.export_merge_split_mb << 20,
+                self.export_helper_idle_seconds)
 
     def stale_partition_seconds(self) -> float:
         """CONVOFLOW_STALE_PARTITION_HOURS in seconds."""

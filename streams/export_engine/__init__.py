@@ -23,7 +23,7 @@ from convoflow.streams.scan_process import ScanProcesses
 
 __all__ = ["Coordinator", "Inbox", "Shards", "register", "report_context"]
 
-HELPERS_CHECK_SECONDS = 10.0  # how often a worker checks whether it holds a partition that needs export helpers
+HELPERS_CHECK_SECONDS = 5.0  # how often a worker ends the export helpers that waited too long for a scan
 
 
 def register(app, runtime: Runtime, replica: Replica, tables: dict):
@@ -48,11 +48,11 @@ def register(app, runtime: Runtime, replica: Replica, tables: dict):
             shards.start(event)
 
     @app.timer(interval=HELPERS_CHECK_SECONDS)
-    async def ready_export_helpers():
+    async def end_idle_export_helpers():
         try:
-            await shards.ready_helpers()
-        except Exception as exc:  # an export starts the helpers it needs then
-            log.warning("starting the export helpers ahead of exports failed: %r", exc)
+            await processes.end_idle()
+        except Exception as exc:  # the helper is no longer counted; its process ends with the worker
+            log.warning("ending an idle export helper failed: %r", exc)
 
     @app.on_partitions_revoked.connect
     async def stop_moved_shards(app, revoked, **kwargs):

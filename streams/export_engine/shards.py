@@ -20,7 +20,7 @@ from collections import OrderedDict
 from faust.exceptions import ConsumerNotStarted
 
 from convoflow.exporters.explain import find_report
-from convoflow.exporters.reports import REPORTS, shard_lines, shard_part
+from convoflow.exporters.reports import shard_lines, shard_part
 from convoflow.exporters.request import ExportRequest
 from convoflow.streams.export_engine.inbox import Inbox
 from convoflow.streams.export_engine.protocol import REASSIGNED, report_context
@@ -141,23 +141,6 @@ class Shards:
                 await self.processes.warm()
         except Exception as exc:  # the scan starts its own helper then
             log.warning("shard %d: starting an export helper ahead of the scan failed: %r", p, exc)
-
-    async def ready_helpers(self) -> None:
-        """Once a partition this worker owns is large enough for a report's scan to go to a helper,
-        the helpers are started (up to the limit) and stay up: the first large export then does not
-        wait for their start (some 0.3 s each), which its short catch-up no longer hides."""
-        processes = self.processes
-        if processes is None or processes.helpers >= processes.limit:
-            return
-        owned = self.owned()
-        for report in REPORTS.values():
-            opened = [self.tables[source].data.open_partitions() for source in report.sources]
-            for p in owned:
-                dbs = {source: o[p] for source, o in zip(report.sources, opened) if p in o}
-                if len(dbs) == len(opened) and processes.wanted(dbs, report.key_cost):
-                    while processes.helpers < processes.limit:
-                        await processes.warm()
-                    return
 
     async def scan(self, token: str, p: int, req: dict) -> None:
         report = find_report(req["report"])

@@ -4,6 +4,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from rocksdict import Options
@@ -320,3 +321,31 @@ def test_a_failing_split_merge_says_why_and_leaves_no_segment(tmp_path):
     with pytest.raises(RuntimeError, match="export scan process failed: TypeError"):
         asyncio.run(scenario())
     assert sorted(os.listdir(tmp_path)) == ["out.csv", "run-0.jsonl", "run-1.jsonl"]
+
+
+def test_helpers_that_waited_too_long_for_a_job_end_and_the_next_scan_starts_one(tmp_path, simulated, stores):
+    values, directory, contacts = simulated
+    db, copy, _ = stores
+    processes = ScanProcesses(str(tmp_path / "idle"), limit=2, min_keys=0, idle_seconds=30)
+    j = {**job(directory), "url_template": ReportContext.__dataclass_fields__["url_template"].default}
+
+    async def scenario():
+        await processes.warm()
+        await processes.warm()
+        old, recent = processes.idle
+        old.idle_since -= 31
+        ended_first = await processes.end_idle()
+        first = (ended_first, old.proc.returncode, processes.idle == [recent], processes.helpers)
+        ended_all = await processes.end_idle(time.monotonic() + 30)
+        second = (ended_all, recent.proc.returncode, list(processes.idle), processes.helpers)
+        _, runs = await processes.scan("t-i", j, {"conversations": db}, copy)
+        lines = list(merge_lines([[item for run, item in read_runs(runs) if run == r] for r, _ in runs]))
+        third = (len(processes.idle), processes.helpers, await processes.end_idle())
+        await processes.close()
+        return first, second, lines, third
+
+    first, second, lines, third = asyncio.run(scenario())
+    assert first == (1, 0, True, 1), "the helper idle for 31 s ended (its stdin closed), the other stays"
+    assert second == (1, 0, [], 0)
+    assert lines == expected_lines(values, directory, contacts), "a scan after they ended starts a helper"
+    assert third == (1, 1, 0), "a helper that just scanned stays up"

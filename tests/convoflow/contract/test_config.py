@@ -35,10 +35,11 @@ def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
 
 
 def test_export_processes_default_to_the_cores_and_are_checked(monkeypatch):
-    assert Settings().export_process_limits() == (os.cpu_count(), 5_000, 4 << 20)
+    assert Settings().export_process_limits() == (os.cpu_count(), 5_000, 4 << 20, 30)
     monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESSES", "0")  # never: every scan in the worker
     monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESS_MIN_KEYS", "500")
-    assert Settings().export_process_limits() == (0, 500, 4 << 20)
+    monkeypatch.setenv("CONVOFLOW_EXPORT_HELPER_IDLE_SECONDS", "2.5")
+    assert Settings().export_process_limits() == (0, 500, 4 << 20, 2.5)
     with pytest.raises(ConfigError, match="CONVOFLOW_EXPORT_PROCESSES"):
         Settings(export_processes=-1).export_process_limits()
     with pytest.raises(ConfigError, match="CONVOFLOW_EXPORT_PROCESS_MIN_KEYS"):
