@@ -5,10 +5,12 @@ about 350 MB was in use: glibc keeps freed memory for reuse and returns only the
 top of a heap. Its mmap threshold also rises to the largest block freed so far,
 so blocks of a MiB or more (RocksDB's memtable blocks, fetch buffers) stop being
 mapped on their own, and unmapped when freed, and fill the heaps instead. The
-worker fixes the threshold at start (``fix_mmap_threshold``). On request
-(``CONVOFLOW_MALLOC_TRIM_SECONDS``), a timer also asks glibc to give back the
-free pages of every arena (``malloc_trim``): off by default, since it cost about
-8 % of ingest throughput. Elsewhere than glibc, both are skipped.
+worker fixes the threshold at start (``fix_mmap_threshold``), and a timer
+asks glibc to give back the free pages of every arena (``malloc_trim``, every
+``CONVOFLOW_MALLOC_TRIM_SECONDS``, 2 by default; 0 never) in a thread, so the
+agents run on meanwhile. What an ingest freed is then back with the system
+before an export starts its helper processes (docs/performance.md, "Memory").
+Elsewhere than glibc, both are skipped.
 """
 from __future__ import annotations
 

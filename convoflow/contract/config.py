@@ -212,9 +212,9 @@ class Settings:
         "CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128", whole(1),
         "the most of that cache the write buffers take; less than the cache")
     malloc_trim_seconds: float = setting(
-        "CONVOFLOW_MALLOC_TRIM_SECONDS", "0", number(0, unit=" of seconds"),
-        "how often a worker hands the C heap's free pages back to the system (glibc `malloc_trim`); "
-        "0: never, the default, as it cost about 8 % of ingest (docs/performance.md)")
+        "CONVOFLOW_MALLOC_TRIM_SECONDS", "2", number(0, unit=" of seconds"),
+        "how often a worker hands the C heap's free pages back to the system (glibc `malloc_trim`, in a "
+        "thread); 0: never")
     # convoflow.streams.scan_process: a partition of fewer keys (RocksDB's estimate) is scanned in the worker.
     export_processes: int = setting(
         "CONVOFLOW_EXPORT_PROCESSES", _cores, whole(0),

@@ -26,7 +26,7 @@ def test_write_buffers_must_fit_in_the_cache_that_holds_them(cache, write_buffer
 
 
 def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
-    assert Settings().malloc_trim_every() == 0  # never
+    assert Settings().malloc_trim_every() == 2
     monkeypatch.setenv("CONVOFLOW_MALLOC_TRIM_SECONDS", "30")
     assert Settings().malloc_trim_every() == 30
     for bad in (-1, float("nan")):
