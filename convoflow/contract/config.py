@@ -209,7 +209,7 @@ class Settings:
         "CONVOFLOW_ROCKSDB_CACHE_MB", "256", whole(2),
         "RocksDB memory of a worker, all its tables and partitions together: one cache")
     rocksdb_write_buffers_mb: int = setting(
-        "CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "64", whole(1),
+        "CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128", whole(1),
         "the most of that cache the write buffers take; less than the cache")
     malloc_trim_seconds: float = setting(
         "CONVOFLOW_MALLOC_TRIM_SECONDS", "2", number(0, unit=" of seconds"),

@@ -13,10 +13,10 @@ from convoflow.contract.config import ConfigError, Settings
 
 
 def test_rocksdb_memory_defaults_and_environment(monkeypatch):
-    assert Settings().rocksdb_memory() == (256 << 20, 64 << 20)
+    assert Settings().rocksdb_memory() == (256 << 20, 128 << 20)
     monkeypatch.setenv("CONVOFLOW_ROCKSDB_CACHE_MB", "512")
-    monkeypatch.setenv("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "128")
-    assert Settings().rocksdb_memory() == (512 << 20, 128 << 20)
+    monkeypatch.setenv("CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB", "64")
+    assert Settings().rocksdb_memory() == (512 << 20, 64 << 20)
 
 
 @pytest.mark.parametrize("cache, write_buffers", [(256, 0), (256, 256), (128, 200)])
