@@ -58,11 +58,10 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
         stream_buffer_maxsize=16_384,
         # Per partition and fetch: what aiokafka reads ahead of the agents, and how far one fetch
         # moves a conversation topic while the topics are read in step (streams/faust_ext/alignment.py).
-        # A larger fetch moves the conversation topics further per round while they are read in step,
-        # so a batch folds more events of each conversation: 512 KiB ingests about a third faster than
-        # 256 KiB at the default size; 1 MiB (over some 60 input partitions) held hundreds of MB of
-        # fetched records (docs/performance.md, "Fetch size").
-        consumer_max_fetch_size=512 * 1024,
+        # Per partition and fetch: what aiokafka reads ahead of the agents, and how far one fetch
+        # moves a conversation topic while the topics are read in step (a batch then folds more
+        # events of each conversation). 512 KiB at 4 partitions, 256 KiB at 12 (Settings).
+        consumer_max_fetch_size=settings.partition_fetch_bytes(),
     )
     runtime = Runtime(settings, app)
     tables = {

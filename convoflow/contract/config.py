@@ -21,6 +21,7 @@ INTERNAL_TOPICS = catalog.names(catalog.INTERNAL)
 CONTROL_TOPICS = catalog.names(catalog.CONTROL)
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+FETCH_BYTES_PER_TOPIC = 3 << 20  # a worker's fetches of one topic's partitions together (partition_fetch_bytes)
 
 
 class ConfigError(ValueError):
@@ -277,6 +278,13 @@ class Settings:
             raise ConfigError(f"CONVOFLOW_ROCKSDB_WRITE_BUFFERS_MB ({self.rocksdb_write_buffers_mb}) must be at least 1 "
                               f"and less than CONVOFLOW_ROCKSDB_CACHE_MB ({self.rocksdb_cache_mb}), which holds it")
         return self.rocksdb_cache_mb << 20, self.rocksdb_write_buffers_mb << 20
+
+    def partition_fetch_bytes(self) -> int:
+        """What a fetch asks of each partition: ``FETCH_BYTES_PER_TOPIC`` over the topics' partitions,
+        from 128 to 512 KiB (512 KiB at 4 partitions, 256 KiB at 12). A larger fetch lets a batch fold
+        more events of each conversation; a worker holding every partition holds about this much of
+        each topic in fetched records (docs/performance.md, "Fetch size")."""
+        return max(128 << 10, min(512 << 10, FETCH_BYTES_PER_TOPIC // max(self.partitions, 1)))
 
     def malloc_trim_every(self) -> float:
         if not self.malloc_trim_seconds >= 0:

@@ -34,6 +34,13 @@ def test_malloc_trim_interval_defaults_environment_and_bounds(monkeypatch):
             Settings(malloc_trim_seconds=bad).malloc_trim_every()
 
 
+def test_the_fetch_of_a_partition_shares_a_topic_budget_between_its_partitions():
+    sizes = {n: Settings(partitions=n).partition_fetch_bytes() for n in (1, 4, 6, 8, 12, 24, 100)}
+    assert sizes == {1: 512 << 10, 4: 512 << 10, 6: 512 << 10, 8: 384 << 10, 12: 256 << 10, 24: 128 << 10,
+                     100: 128 << 10}
+    assert Settings().partition_fetch_bytes() == 256 << 10, "the default 12 partitions"
+
+
 def test_export_processes_default_to_the_cores_and_are_checked(monkeypatch):
     assert Settings().export_process_limits() == (os.cpu_count(), 5_000, 4 << 20, 30)
     monkeypatch.setenv("CONVOFLOW_EXPORT_PROCESSES", "0")  # never: every scan in the worker
