@@ -57,10 +57,8 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
         broker_commit_interval=1.0,
         stream_buffer_maxsize=16_384,
         # Per partition and fetch: what aiokafka reads ahead of the agents, and how far one fetch
-        # moves a conversation topic while the topics are read in step (streams/faust_ext/alignment.py).
-        # Per partition and fetch: what aiokafka reads ahead of the agents, and how far one fetch
-        # moves a conversation topic while the topics are read in step (a batch then folds more
-        # events of each conversation). 512 KiB at 4 partitions, 256 KiB at 12 (Settings).
+        # moves a conversation topic while the topics are read in step (streams/faust_ext/alignment.py;
+        # a batch then folds more events of each conversation). 512 KiB at 4 partitions, 256 KiB at 12.
         consumer_max_fetch_size=settings.partition_fetch_bytes(),
     )
     runtime = Runtime(settings, app)

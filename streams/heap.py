@@ -8,8 +8,8 @@ mapped on their own, and unmapped when freed, and fill the heaps instead. The
 worker fixes the threshold at start (``fix_mmap_threshold``), and a timer
 asks glibc to give back the free pages of every arena (``malloc_trim``, every
 ``CONVOFLOW_MALLOC_TRIM_SECONDS``, 2 by default; 0 never) in a thread, so the
-agents run on meanwhile. What an ingest freed is then back with the system
-before an export starts its helper processes (docs/performance.md, "Memory").
+agents run on meanwhile: what an ingest or an export freed goes back to the
+system within seconds (docs/performance.md, "Memory").
 Elsewhere than glibc, both are skipped.
 """
 from __future__ import annotations
