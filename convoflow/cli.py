@@ -19,7 +19,7 @@ import uuid
 from convoflow.args import (EXPORT_TYPES_HELP, LOGLEVELS, Parser, UsageError, add_report_window, broker_url, env_option,
                             fail, fraction, positive, resolve_env_defaults, topic_prefix, version, whole, writable_dir,
                             writable_file)
-from convoflow.contract.config import ConfigError, Settings
+from convoflow.contract.config import SETTINGS, ConfigError, Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -27,8 +27,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                help="Kafka broker URL")
     env_option(p, "--topic-prefix", "CONVOFLOW_TOPIC_PREFIX", "", type=topic_prefix, metavar="PREFIX",
                help="prefix of every topic (and of the consumer group), so that deployments can share a broker")
-    env_option(p, "--partitions", "CONVOFLOW_PARTITIONS", "4", type=whole(1), metavar="N",
-               help="partitions of the topics convoflow creates")
+    env_option(p, "--partitions", "CONVOFLOW_PARTITIONS", SETTINGS["CONVOFLOW_PARTITIONS"].default, type=whole(1),
+               metavar="N", help="partitions of the topics convoflow creates")
 
 
 def _settings(args, **extra) -> Settings:

@@ -162,6 +162,20 @@ def test_every_option_has_help_with_its_default_and_environment_variable(command
             assert f"${env}" in text
 
 
+def test_the_workers_options_default_to_the_settings_defaults(monkeypatch):
+    from convoflow.args import resolve_env_defaults
+    from convoflow.cli import _settings
+    from convoflow.contract.config import Settings
+
+    for env in ("CONVOFLOW_BROKER", "CONVOFLOW_TOPIC_PREFIX", "CONVOFLOW_PARTITIONS"):
+        monkeypatch.delenv(env, raising=False)
+    args = subcommands()["worker"].parse_args([])
+    resolve_env_defaults(args)
+    given, declared = _settings(args), Settings()
+    assert (given.partitions, given.broker, given.topic_prefix) == (declared.partitions, declared.broker, "")
+    assert given.partitions == 12, "new deployments get 12 partitions (docs/operations.md)"
+
+
 def test_export_type_help_lists_the_twelve_types():
     proc = run("export", "--help")
     assert proc.returncode == 0
