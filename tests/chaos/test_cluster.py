@@ -126,11 +126,11 @@ def test_a_topic_with_fewer_replicas_refuses_the_start_unless_allowed_then_warns
     d = ClusterDeployment(tmp_path / "low", cluster, worker_env={})
     name = d.settings.topic("messages")
     try:
-        asyncio.run(_create_and_delete(cluster, [NewTopic(name, 4, 1)]))
+        asyncio.run(_create_and_delete(cluster, [NewTopic(name, d.partitions, 1)]))
         assert {len(p["replicas"]) for p in cluster.partitions([name])} == {1}  # known to the cluster's metadata
         run = subprocess.run(
             [sys.executable, "-m", "convoflow.cli", "worker", "--broker", cluster.broker, "--topic-prefix", d.prefix,
-             "--data-dir", str(tmp_path / "data"), "--export-dir", str(tmp_path / "exports"), "--web-port", str(free_port())],
+             "--partitions", str(d.partitions), "--data-dir", str(tmp_path / "data"), "--export-dir", str(tmp_path / "exports"), "--web-port", str(free_port())],
             capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
         assert run.returncode == 2 and "Traceback" not in run.stderr, f"exit {run.returncode}:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
         assert run.stderr.strip() == (f"convoflow: error: topic {name} has replication factor 1, needs 3 (CONVOFLOW_REPLICATION_FACTOR); "
