@@ -12,6 +12,7 @@ import os
 import re
 import sys
 
+from convoflow.contract.config import SETTINGS
 from convoflow.contract.export_types import EXPORT_TYPES
 
 PREFIX = "convoflow: error: "
@@ -65,9 +66,11 @@ class _FromEnv:
             raise UsageError(f"{self.env}={raw!r} (the default of {self.flag}): {exc}") from None
 
 
-def env_option(p: argparse.ArgumentParser, flag: str, env: str, default: str, type=str, help: str = "",
-               **kwargs) -> None:
-    """An option whose default is ``$env``, else ``default``; its help says both."""
+def env_option(p: argparse.ArgumentParser, flag: str, env: str, type=str, help: str = "", **kwargs) -> None:
+    """An option whose default is ``$env``, else the setting's declared default
+    (``convoflow.contract.config``), so the command and a worker's settings never differ; its help says both."""
+    default = SETTINGS[env].default
+    default = default() if callable(default) else default
     shown = default if default else "empty"
     p.add_argument(flag, type=type, default=_FromEnv(flag, env, default, type),
                    help=f"{help} (default: ${env}, else {shown})", **kwargs)

@@ -19,16 +19,16 @@ import uuid
 from convoflow.args import (EXPORT_TYPES_HELP, LOGLEVELS, Parser, UsageError, add_report_window, broker_url, env_option,
                             fail, fraction, positive, resolve_env_defaults, topic_prefix, version, whole, writable_dir,
                             writable_file)
-from convoflow.contract.config import SETTINGS, ConfigError, Settings
+from convoflow.contract.config import ConfigError, Settings
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    env_option(p, "--broker", "CONVOFLOW_BROKER", "kafka://127.0.0.1:9092", type=broker_url, metavar="URL",
+    env_option(p, "--broker", "CONVOFLOW_BROKER", type=broker_url, metavar="URL",
                help="Kafka broker URL")
-    env_option(p, "--topic-prefix", "CONVOFLOW_TOPIC_PREFIX", "", type=topic_prefix, metavar="PREFIX",
+    env_option(p, "--topic-prefix", "CONVOFLOW_TOPIC_PREFIX", type=topic_prefix, metavar="PREFIX",
                help="prefix of every topic (and of the consumer group), so that deployments can share a broker")
-    env_option(p, "--partitions", "CONVOFLOW_PARTITIONS", SETTINGS["CONVOFLOW_PARTITIONS"].default, type=whole(1),
-               metavar="N", help="partitions of the topics convoflow creates")
+    env_option(p, "--partitions", "CONVOFLOW_PARTITIONS", type=whole(1), metavar="N",
+               help="partitions of the topics convoflow creates")
 
 
 def _settings(args, **extra) -> Settings:
@@ -202,11 +202,11 @@ def build_parser() -> Parser:
     p = sub.add_parser("worker", help="run a worker (Faust agents, tables, exports, web)",
                        description="Run a worker: Faust agents, RocksDB tables, exports and the web server.")
     _common(p)
-    env_option(p, "--data-dir", "CONVOFLOW_DATA_DIR", "data", metavar="DIR", help="local state (RocksDB)")
-    env_option(p, "--export-dir", "CONVOFLOW_EXPORT_DIR", "exports", metavar="DIR", help="where CSV files are written")
-    env_option(p, "--web-port", "CONVOFLOW_WEB_PORT", "6066", type=whole(1, 65535), metavar="PORT",
+    env_option(p, "--data-dir", "CONVOFLOW_DATA_DIR", metavar="DIR", help="local state (RocksDB)")
+    env_option(p, "--export-dir", "CONVOFLOW_EXPORT_DIR", metavar="DIR", help="where CSV files are written")
+    env_option(p, "--web-port", "CONVOFLOW_WEB_PORT", type=whole(1, 65535), metavar="PORT",
                help="HTTP port")
-    env_option(p, "--web-host", "CONVOFLOW_WEB_HOST", "127.0.0.1", metavar="HOST",
+    env_option(p, "--web-host", "CONVOFLOW_WEB_HOST", metavar="HOST",
                help="the host name other workers and clients reach this one by")
     p.add_argument("--loglevel", default="info", choices=LOGLEVELS, help="log level (default: %(default)s)")
     p.set_defaults(func=cmd_worker)
@@ -239,7 +239,7 @@ def build_parser() -> Parser:
                    help="give up when the export has no final result after this long (default: %(default)g)")
     p.add_argument("--no-worker-timeout", type=positive, default=30.0, metavar="SECONDS",
                    help="give up when no worker has answered the request after this long (default: %(default)g)")
-    env_option(p, "--web-url", "CONVOFLOW_WEB_URL", "http://127.0.0.1:6066", metavar="URL",
+    env_option(p, "--web-url", "CONVOFLOW_WEB_URL", metavar="URL",
                help="a worker's web address, to download the file when it is not on this machine")
     p.set_defaults(func=cmd_export)
 

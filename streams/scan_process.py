@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import os
 import shutil
 import sys
@@ -54,7 +55,6 @@ RUN_CHUNK = 1_000  # [sort_key, line] items written to a run file at once
 HELPER = [sys.executable, "-m", "convoflow.streams.scan_process"]  # jobs on its stdin, answers on its stdout
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # an answer line lists run files: far less
 MERGE_SPLIT_BYTES = 4 << 20  # run files of an export from which their merge is split across the helpers
-IDLE_SECONDS = 30.0  # a helper that waited this long for a job ends (CONVOFLOW_EXPORT_HELPER_IDLE_SECONDS)
 
 
 def store_states(report, dbs: dict, keys: dict | None = None):
@@ -223,10 +223,11 @@ class Helper:
 
 
 class ScanProcesses:
-    """The worker's side: when to use a helper, the checkpoints, the helpers, at most ``limit`` at work at once."""
+    """The worker's side: when to use a helper, the checkpoints, the helpers, at most ``limit`` at work at once;
+    a helper that waited ``idle_seconds`` for a job ends at the next ``end_idle`` (never, unless given)."""
 
     def __init__(self, root: str, limit: int, min_keys: int, merge_split_bytes: int = MERGE_SPLIT_BYTES,
-                 idle_seconds: float = IDLE_SECONDS):
+                 idle_seconds: float = math.inf):
         self.root, self.limit, self.min_keys = os.path.abspath(root), limit, min_keys
         self.merge_split_bytes, self.idle_seconds = merge_split_bytes, idle_seconds
         self.slots: asyncio.Semaphore | None = None
@@ -330,12 +331,13 @@ class ScanProcesses:
         """The helpers that waited ``idle_seconds`` or more for a job end (each holds some 35 MB at
         rest; the next export that needs one starts it again, in about 0.1 s); how many ended."""
         now = time.monotonic() if now is None else now
-        ended = [h for h in self.idle if now - h.idle_since >= self.idle_seconds]
-        if ended:
-            self.idle = [h for h in self.idle if now - h.idle_since < self.idle_seconds]
-            self.helpers -= len(ended)
-            for helper in ended:
-                await helper.close()
+        waiting, ended = [], []
+        for helper in self.idle:
+            (ended if now - helper.idle_since >= self.idle_seconds else waiting).append(helper)
+        self.idle = waiting
+        self.helpers -= len(ended)
+        for helper in ended:
+            await helper.close()
         return len(ended)
 
     def splits(self, runs: list[str]) -> bool:

@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the explanation as JSON (what GET /explain returns)")
     p.add_argument("--timeout", type=positive, default=600.0, metavar="SECONDS",
                    help="give up when the worker has not answered after this long (default: %(default)g)")
-    env_option(p, "--web-url", "CONVOFLOW_WEB_URL", "http://127.0.0.1:6066", metavar="URL",
+    env_option(p, "--web-url", "CONVOFLOW_WEB_URL", metavar="URL",
                help="any worker's web address")
     p.set_defaults(func=run)
 

@@ -167,13 +167,15 @@ def test_the_workers_options_default_to_the_settings_defaults(monkeypatch):
     from convoflow.cli import _settings
     from convoflow.contract.config import Settings
 
-    for env in ("CONVOFLOW_BROKER", "CONVOFLOW_TOPIC_PREFIX", "CONVOFLOW_PARTITIONS"):
+    names = ("broker", "topic_prefix", "partitions", "data_dir", "export_dir", "web_port", "web_host")
+    for env in ("CONVOFLOW_BROKER", "CONVOFLOW_TOPIC_PREFIX", "CONVOFLOW_PARTITIONS", "CONVOFLOW_DATA_DIR",
+                "CONVOFLOW_EXPORT_DIR", "CONVOFLOW_WEB_PORT", "CONVOFLOW_WEB_HOST"):
         monkeypatch.delenv(env, raising=False)
     args = subcommands()["worker"].parse_args([])
     resolve_env_defaults(args)
-    given, declared = _settings(args), Settings()
-    assert (given.partitions, given.broker, given.topic_prefix) == (declared.partitions, declared.broker, "")
-    assert given.partitions == 12, "new deployments get 12 partitions (docs/operations.md)"
+    declared = Settings()
+    assert {n: getattr(args, n) for n in names} == {n: getattr(declared, n) for n in names}
+    assert _settings(args).partitions == 12, "new deployments get 12 partitions (docs/operations.md)"
 
 
 def test_export_type_help_lists_the_twelve_types():
