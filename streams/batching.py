@@ -112,9 +112,8 @@ async def apply_batches(runtime: Runtime, sink, apply, max_records: int) -> None
                 error = await _attempt(runtime, apply, [record], 0)
                 if error is not None:
                     await runtime.dead_letter(record, f"internal error while applying the event: {error}")
-        last: dict = {}
-        for record in batch:
-            last[(record.topic, record.partition)] = record.offset
+        # each partition's records are in offset order: the last one seen is its highest
+        last = {(record.topic, record.partition): record.offset for record in batch}
         for (topic, partition), offset in last.items():
             runtime.mark(topic, partition, offset + 1)
 

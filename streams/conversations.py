@@ -35,15 +35,14 @@ def register(app, runtime: Runtime):
 
     async def apply(batch):
         for records in by_partition(batch).values():
-            valid = await accepted(runtime, records, logical)
             per_conversation = defaultdict(list)
-            for record, e in valid:
-                per_conversation[e["conversation_id"]].append((record, e))
-            for cid, items in per_conversation.items():
-                with partition_context(items[-1][0]):
+            for _, e in await accepted(runtime, records, logical):
+                per_conversation[e["conversation_id"]].append(e)
+            with partition_context(records[0]):
+                for cid, events in per_conversation.items():
                     state = conversation.decode(writes.get(cid)) or conversation.new_state()
                     changed = False
-                    for _, e in items:
+                    for e in events:
                         changed |= conversation.apply(state, e)
                     # A conversation this process has not written yet is written and sent
                     # even when unchanged: after a crash, the replay re-sends what may

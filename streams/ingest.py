@@ -1,7 +1,9 @@
 """The front door of every input agent: decode, validate, dead-letter, re-route mis-keyed records."""
 from __future__ import annotations
 
-from convoflow.contract.events import Rejected, parse_record, record_key
+from collections import Counter
+
+from convoflow.contract.events import TYPE_TOPIC, Rejected, parse_record, record_key
 from convoflow.streams.runtime import Runtime, log
 
 
@@ -13,6 +15,8 @@ async def accepted(runtime: Runtime, records, logical: dict[str, str]) -> list[t
     the partition that owns its state, and is applied there.
     """
     out = []
+    append = out.append
+    types: Counter = Counter()  # accepted events by type (a type belongs to one topic)
     for msg in records:
         try:
             e = parse_record(logical[msg.topic], msg.value)
@@ -27,6 +31,10 @@ async def accepted(runtime: Runtime, records, logical: dict[str, str]) -> list[t
             log.info("re-routing %s[%d]@%d: key %r is not %r", msg.topic, msg.partition, msg.offset, msg.key, key)
             await runtime.app.producer.send(msg.topic, key, msg.value, partition=None, timestamp=None, headers=None)
             continue
-        runtime.events[(msg.topic, e["type"])] += 1
-        out.append((msg, e))
+        types[e["type"]] += 1
+        append((msg, e))
+    if types:
+        topic_of_logical = {name: topic for topic, name in logical.items()}
+        for etype, n in types.items():
+            runtime.events[(topic_of_logical[TYPE_TOPIC[etype]], etype)] += n
     return out

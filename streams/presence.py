@@ -9,6 +9,7 @@ from convoflow.streams.codec import dumps, loads
 from convoflow.streams.runtime import Runtime
 from convoflow.streams.state.writer import TableWriter, partition_context
 from convoflow.tables import presence
+from convoflow.tables.presence import DAY_US
 
 
 def register(app, runtime: Runtime):
@@ -21,12 +22,13 @@ def register(app, runtime: Runtime):
     async def apply(batch):
         for records in by_partition(batch).values():
             per_day = defaultdict(list)
-            for record, e in await accepted(runtime, records, {name: "presence"}):
-                per_day[presence.day_key(e["agent_id"], e["t"])].append((record, e))
-            for key, items in per_day.items():
-                with partition_context(items[-1][0]):
+            for _, e in await accepted(runtime, records, {name: "presence"}):
+                per_day[e["agent_id"], e["t"] // DAY_US].append(e)
+            with partition_context(records[0]):
+                for (agent_id, day), events in per_day.items():
+                    key = presence.day_key(agent_id, day)
                     state = loads(writes.get(key)) or {}
-                    for _, e in items:
+                    for e in events:
                         presence.apply(state, e)
                     writes[key] = dumps(state)
 

@@ -140,7 +140,7 @@ def apply(state: dict, e: dict) -> bool:
         mid = e["message_id"]
         if not _earlier(msgs.get(mid), t, eid):
             return False
-        msgs[mid] = [t, eid] + [g(f) for f in MESSAGE_FIELDS]
+        msgs[mid] = [t, eid, *map(g, MESSAGE_FIELDS)]
         return True
     if typ == "message.updated":
         upd = state.setdefault("u", {}).setdefault(e["message_id"], {})
@@ -166,7 +166,7 @@ def apply(state: dict, e: dict) -> bool:
         changes = state.setdefault("s", {})
         if eid in changes:
             return False
-        changes[eid] = [t, eid] + [g(f) for f in STATUS_FIELDS]
+        changes[eid] = [t, eid, *map(g, STATUS_FIELDS)]
         return True
     if typ in ("lock.acquired", "lock.released"):
         ends = state.setdefault("la" if typ == "lock.acquired" else "lr", {})

@@ -11,8 +11,9 @@ from __future__ import annotations
 DAY_US = 86_400_000_000
 
 
-def day_key(agent_id: str, t: int) -> str:
-    return f"{agent_id}|{t // DAY_US:06d}"
+def day_key(agent_id: str, day: int) -> str:
+    """The stored key of an agent's UTC day (``day``: days since the epoch, ``t // DAY_US``)."""
+    return f"{agent_id}|{day:06d}"
 
 
 def agent_of(key: str) -> str:
