@@ -23,14 +23,14 @@ def register(app, runtime: Runtime):
         for records in by_partition(batch).values():
             attribute_records = [r for r in records if r.topic == attributes]
             per_contact = defaultdict(list)
-            for record, e in await accepted(runtime, attribute_records, {attributes: "contact-attributes"}):
-                per_contact[e["contact_profile_id"]].append((record, contact.apply_attribute, e))
-            for record, c in bundled_items(r for r in records if r.topic == updates):
-                per_contact[c["c"]].append((record, contact.apply_conversation, c))
-            for key, items in per_contact.items():
-                with partition_context(items[-1][0]):
+            for e in await accepted(runtime, attribute_records, {attributes: "contact-attributes"}):
+                per_contact[e["contact_profile_id"]].append((contact.apply_attribute, e))
+            for _, c in bundled_items(r for r in records if r.topic == updates):
+                per_contact[c["c"]].append((contact.apply_conversation, c))
+            with partition_context(records[0]):
+                for key, items in per_contact.items():
                     state = loads(writes.get(key)) or {}
-                    for _, fold, value in items:
+                    for fold, value in items:
                         fold(state, value)
                     writes[key] = dumps(state)
 

@@ -36,7 +36,7 @@ def register(app, runtime: Runtime):
     async def apply(batch):
         for records in by_partition(batch).values():
             per_conversation = defaultdict(list)
-            for _, e in await accepted(runtime, records, logical):
+            for e in await accepted(runtime, records, logical):
                 per_conversation[e["conversation_id"]].append(e)
             with partition_context(records[0]):
                 for cid, events in per_conversation.items():

@@ -18,9 +18,9 @@ def register(app, runtime: Runtime):
 
     async def apply(batch):
         for records in by_partition(batch).values():
-            for record, e in await accepted(runtime, records, {name: "directory"}):
-                key = directory.entity_key(e)
-                with partition_context(record):
+            with partition_context(records[0]):
+                for e in await accepted(runtime, records, {name: "directory"}):
+                    key = directory.entity_key(e)
                     stored = writes.get(key)
                     entry = directory.merge(loads(stored), e)
                     if entry is not None:

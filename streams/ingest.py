@@ -7,8 +7,8 @@ from convoflow.contract.events import TYPE_TOPIC, Rejected, parse_record, record
 from convoflow.streams.runtime import Runtime, log
 
 
-async def accepted(runtime: Runtime, records, logical: dict[str, str]) -> list[tuple[object, dict]]:
-    """(record, validated event) for each record of the contract; the rest are dead letters.
+async def accepted(runtime: Runtime, records, logical: dict[str, str]) -> list[dict]:
+    """The validated event of each record of the contract, in order; the rest are dead letters.
 
     A valid record whose Kafka key is not the contract's key (e.g. produced
     without a key) is published again with the right key, so that it lands in
@@ -32,7 +32,7 @@ async def accepted(runtime: Runtime, records, logical: dict[str, str]) -> list[t
             await runtime.app.producer.send(msg.topic, key, msg.value, partition=None, timestamp=None, headers=None)
             continue
         types[e["type"]] += 1
-        append((msg, e))
+        append(e)
     if types:
         topic_of_logical = {name: topic for topic, name in logical.items()}
         for etype, n in types.items():

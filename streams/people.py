@@ -47,12 +47,11 @@ def register(app, runtime: Runtime):
     async def apply(batch):
         for bundles in by_partition(batch).values():
             per_owner = defaultdict(dict)
-            for record, update in bundled_items(bundles):
-                per_owner[update["o"]][update["c"]] = (record, update["m"])  # the latest map per conversation
-            for owner, latest in per_owner.items():
-                with partition_context(list(latest.values())[-1][0]):
-                    placed, records = people.owner_updates(
-                        owner, {cid: m for cid, (_, m) in latest.items()}, index_writes.get, days_writes.get)
+            for _, update in bundled_items(bundles):
+                per_owner[update["o"]][update["c"]] = update["m"]  # the latest map per conversation
+            with partition_context(bundles[0]):
+                for owner, latest in per_owner.items():
+                    placed, records = people.owner_updates(owner, latest, index_writes.get, days_writes.get)
                     for key, value in placed:
                         write(index_writes, key, value)
                     for key, record in records.items():

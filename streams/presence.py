@@ -22,11 +22,11 @@ def register(app, runtime: Runtime):
     async def apply(batch):
         for records in by_partition(batch).values():
             per_day = defaultdict(list)
-            for _, e in await accepted(runtime, records, {name: "presence"}):
+            for e in await accepted(runtime, records, {name: "presence"}):
                 per_day[e["agent_id"], e["t"] // DAY_US].append(e)
             with partition_context(records[0]):
                 for (agent_id, day), events in per_day.items():
-                    key = presence.day_key(agent_id, day)
+                    key = presence.key_of_day(agent_id, day)
                     state = loads(writes.get(key)) or {}
                     for e in events:
                         presence.apply(state, e)

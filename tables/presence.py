@@ -11,8 +11,13 @@ from __future__ import annotations
 DAY_US = 86_400_000_000
 
 
-def day_key(agent_id: str, day: int) -> str:
-    """The stored key of an agent's UTC day (``day``: days since the epoch, ``t // DAY_US``)."""
+def day_key(agent_id: str, t: int) -> str:
+    """The stored key of the agent's UTC day of time ``t``."""
+    return key_of_day(agent_id, t // DAY_US)
+
+
+def key_of_day(agent_id: str, day: int) -> str:
+    """The stored key of an agent's UTC day (``day``: days since the epoch)."""
     return f"{agent_id}|{day:06d}"
 
 

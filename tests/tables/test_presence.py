@@ -37,3 +37,9 @@ def test_an_ongoing_interval_ends_at_as_of_and_an_empty_one_still_counts():
     assert presence.available_away(state, 0, 100, 50) == (10, 30, True)  # c repeats b: away from 20 to as_of
     assert presence.available_away(state, 0, 100, 15) == (10, 0, True)  # started after as_of: empty, counted
     assert presence.available_away({"a": [10, "OFFLINE", None]}, 0, 100, 50) == (0, 0, False)
+
+
+def test_a_day_key_names_the_agent_and_the_utc_day_of_the_time():
+    t = presence.DAY_US * 19_905 + 86_399_999_999  # 2024-07-01T23:59:59.999999Z
+    assert presence.day_key("a-1", t) == "a-1|019905" == presence.key_of_day("a-1", 19_905)
+    assert presence.day_key("a-1", t + 1) == "a-1|019906"
