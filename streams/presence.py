@@ -9,7 +9,6 @@ from convoflow.streams.codec import dumps, loads
 from convoflow.streams.runtime import Runtime
 from convoflow.streams.state.writer import TableWriter, partition_context
 from convoflow.tables import presence
-from convoflow.tables.presence import DAY_US
 
 
 def register(app, runtime: Runtime):
@@ -23,7 +22,7 @@ def register(app, runtime: Runtime):
         for records in by_partition(batch).values():
             per_day = defaultdict(list)
             for e in await accepted(runtime, records, {name: "presence"}):
-                per_day[e["agent_id"], e["t"] // DAY_US].append(e)
+                per_day[e["agent_id"], e["t"] // presence.DAY_US].append(e)
             with partition_context(records[0]):
                 for (agent_id, day), events in per_day.items():
                     key = presence.key_of_day(agent_id, day)

@@ -4,7 +4,8 @@ The contract is ``docs/events.md``; this module is its executable form, and
 ``convoflow/contract/schema`` its JSON Schema, generated from the tables below.  It is
 pure (stdlib + orjson only, no Kafka or Faust) and sits on the hot path, so
 each type's checks are compiled from the tables below into one straight-line
-function, and a valid record allocates nothing beyond its decoded object.
+function, and a valid record with nothing to drop allocates nothing beyond its
+decoded object.
 
 Public API
 ----------
