@@ -91,7 +91,7 @@ def create_app(settings: Settings, replication: int = 1) -> tuple[faust.App, Run
     @app.on_partitions_revoked.connect
     async def forget_what_was_sent(app, revoked, **kwargs):
         """After a rebalance another worker may have sent newer values for our keys: send again."""
-        runtime.sent.digests.clear()
+        runtime.sent.clear()
 
     @app.task
     async def say_what_happened_before_start():

@@ -105,7 +105,7 @@ async def apply_batches(runtime: Runtime, sink, apply, max_records: int) -> None
     still fails goes to ``dead-letters`` with the error, so one poisonous record
     can neither stop the agent nor take the rest of its batch with it.
     """
-    runtime.sent.digests.clear()  # an agent restarted after an error may not have sent its last batch
+    runtime.sent.clear()  # an agent restarted after an error may not have sent its last batch
     async for batch in batches(runtime.app, sink, max_records, runtime.settings.batch_linger):
         if await _attempt(runtime, apply, batch, RETRY_FOR_SECONDS) is not None:
             for record in batch:
@@ -132,7 +132,7 @@ async def _attempt(runtime: Runtime, apply, records: list, retry_for: float) -> 
             runtime.counts["apply_errors"] += 1
             error = f"{type(exc).__name__}: {exc}"[:500]
             # What the failed attempt recorded as sent may never have left: send it all again.
-            runtime.sent.digests.clear()
+            runtime.sent.clear()
             log.exception("applying %d records failed (%s)", len(records), error)
             if loop.time() + delay > deadline:
                 return error

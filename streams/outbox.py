@@ -25,20 +25,43 @@ class SentInProcess:
     Only within one process: after a restart it is empty, so a replay after a
     crash re-sends and re-writes everything (which is what makes replays safe).
     Bounded: forgetting a key only means sending its value again, harmlessly.
+    It forgets the keys least recently sent first: it keeps two generations of
+    at most ``limit / 2`` keys each, and when the newer one is full the older
+    one is dropped. A key seen in the older generation moves to the newer one,
+    so the conversations in progress stay known however many the process has
+    seen (forgetting them all at once made each of them send every owner and
+    contact its unchanged maps again).
     """
 
     def __init__(self, limit: int = 400_000):
         self.limit = limit
-        self.digests: dict[str, bytes] = {}
+        self.digests: dict[str, bytes] = {}  # the newer generation
+        self.older: dict[str, bytes] = {}
 
     def changed(self, key: str, value: bytes = b"") -> bool:
         digest = hashlib.blake2b(value, digest_size=16).digest()
-        if self.digests.get(key) == digest:
+        known = self.digests.get(key)
+        if known is None:
+            known = self.older.pop(key, None)
+            if known is not None:
+                self._keep(key, known)
+        if known == digest:
             return False
-        if len(self.digests) >= self.limit:
-            self.digests.clear()
-        self.digests[key] = digest
+        self._keep(key, digest)
         return True
+
+    def _keep(self, key: str, digest: bytes) -> None:
+        if key not in self.digests and len(self.digests) >= self.limit // 2:
+            self.older, self.digests = self.digests, {}
+        self.digests[key] = digest
+
+    def clear(self) -> None:
+        """Forget everything: what was recorded as sent may not have left."""
+        self.digests.clear()
+        self.older.clear()
+
+    def __len__(self) -> int:
+        return len(self.digests) + len(self.older)
 
 
 def partition_for(key: str, partitions: int) -> int:

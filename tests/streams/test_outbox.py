@@ -42,11 +42,24 @@ def test_an_item_sent_unchanged_is_skipped_and_a_changed_one_is_not():
     assert outbox.items == {partition_for("c1", 4): [{"v": 1}, {"v": 2}]}
 
 
-def test_sent_in_process_forgets_everything_at_its_limit():
-    sent = SentInProcess(limit=2)
+def test_sent_in_process_forgets_the_keys_least_recently_sent_first():
+    sent = SentInProcess(limit=4)
     assert sent.changed("a", b"1") and sent.changed("b", b"1")
-    assert not sent.changed("a", b"1")
-    assert sent.changed("c", b"1") and sent.changed("a", b"1"), "at the limit the digests start again"
+    assert sent.changed("c", b"1"), "the newer generation was full: a and b are now the older one"
+    assert not sent.changed("a", b"1"), "a key of the older generation is still known, and moves to the newer"
+    assert sent.changed("d", b"1"), "the newer generation (c, a) was full: b is forgotten"
+    assert sent.changed("b", b"1"), "b was forgotten, so it is sent again"
+    assert not sent.changed("a", b"1") and not sent.changed("d", b"1")
+    assert len(sent) <= 4
+
+
+def test_sent_in_process_sends_a_changed_value_of_a_key_it_keeps_in_either_generation():
+    sent = SentInProcess(limit=4)
+    sent.changed("a", b"1"), sent.changed("b", b"1"), sent.changed("c", b"1")
+    assert sent.changed("a", b"2"), "a, in the older generation, changed"
+    assert not sent.changed("a", b"2")
+    sent.clear()
+    assert len(sent) == 0 and sent.changed("a", b"2")
 
 
 def test_bundled_items_yields_each_item_and_skips_bad_bundles_and_tombstones():
