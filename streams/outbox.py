@@ -29,8 +29,8 @@ class SentInProcess:
     at most ``limit / 2`` keys each, and when the newer one is full the older
     one is dropped. A key seen in the older generation moves to the newer one,
     so the conversations in progress stay known however many the process has
-    seen (forgetting them all at once made each of them send every owner and
-    contact its unchanged maps again).
+    seen (forgetting them all at once would make each of them send every owner
+    and contact its unchanged maps again).
     """
 
     def __init__(self, limit: int = 400_000):
@@ -41,14 +41,12 @@ class SentInProcess:
     def changed(self, key: str, value: bytes = b"") -> bool:
         digest = hashlib.blake2b(value, digest_size=16).digest()
         known = self.digests.get(key)
-        if known is None:
+        if known is None:  # a new key, or one of the older generation: the newer one keeps it now
             known = self.older.pop(key, None)
-            if known is not None:
-                self._keep(key, known)
-        if known == digest:
-            return False
-        self._keep(key, digest)
-        return True
+            self._keep(key, digest)
+        elif known != digest:
+            self.digests[key] = digest
+        return known != digest
 
     def _keep(self, key: str, digest: bytes) -> None:
         if key not in self.digests and len(self.digests) >= self.limit // 2:

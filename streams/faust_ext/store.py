@@ -79,7 +79,7 @@ class SharedMemoryOptions(faust_rocksdb.RocksDBOptions):
         # level-0 files are small, and every compaction of level 0 rewrites the store's whole
         # level 1 (the keys are spread over all of it). Waiting for 10 files instead of 4 makes
         # each such rewrite carry 2.5 times the new data: about half of RocksDB's background CPU
-        # at 100,000 conversations, with reads no slower (a read probes each level-0 file's filter).
+        # at 100,000 conversations, the ingest no slower (a read probes each level-0 file's filter).
         options.set_level_zero_file_num_compaction_trigger(10)
         tables = rocksdict.BlockBasedOptions()
         tables.set_bloom_filter(self.bloom_filter_size, block_based=True)

@@ -1,6 +1,7 @@
 """Re-keyed items go out bundled, one record per destination partition (at most MAX_ITEMS items
 each); an item already sent unchanged in this process is skipped."""
 import asyncio
+import random
 from types import SimpleNamespace
 
 from aiokafka.structs import ConsumerRecord
@@ -68,3 +69,17 @@ def test_bundled_items_yields_each_item_and_skips_bad_bundles_and_tombstones():
 
     records = [rec(0, dumps({"items": [1, 2]})), rec(1, None), rec(2, b"not json"), rec(3, dumps({"items": [3]}))]
     assert [(r.offset, item) for r, item in bundled_items(records)] == [(0, 1), (0, 2), (3, 3)]
+
+
+def test_sent_in_process_never_skips_a_value_that_was_not_the_last_one_sent_for_its_key():
+    rng = random.Random(7)
+    sent, last = SentInProcess(limit=100), {}
+    skipped = 0
+    for _ in range(20_000):
+        key, value = f"k{rng.randrange(80)}", bytes([rng.randrange(3)])
+        if not sent.changed(key, value):
+            assert last.get(key) == value
+            skipped += 1
+        last[key] = value
+        assert len(sent) <= 100
+    assert skipped > 1_000, "keys sent again within the limit are remembered"
