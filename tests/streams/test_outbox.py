@@ -56,7 +56,8 @@ def test_sent_in_process_forgets_the_keys_least_recently_sent_first():
 
 def test_sent_in_process_sends_a_changed_value_of_a_key_it_keeps_in_either_generation():
     sent = SentInProcess(limit=4)
-    sent.changed("a", b"1"), sent.changed("b", b"1"), sent.changed("c", b"1")
+    for key in ("a", "b", "c"):
+        assert sent.changed(key, b"1")
     assert sent.changed("a", b"2"), "a, in the older generation, changed"
     assert not sent.changed("a", b"2")
     sent.clear()
